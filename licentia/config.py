@@ -1,0 +1,94 @@
+"""Server settings, read from `LICENTIA_*` environment variables by the composition roots.
+
+Nothing reads settings at import time: `create_app(settings)` and the CLI build a `Settings`
+and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RateSpec:
+    """A token bucket: `N/SECONDS` (for example `1200/60`); `0` disables it."""
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.period = period
+
+    @classmethod
+    def parse(cls, text: str) -> RateSpec:
+        value = text.strip()
+        if value in ("0", "", "off"):
+            return cls(0, 1.0)
+        count, _, seconds = value.partition("/")
+        capacity = int(count)
+        period = float(seconds or "60")
+        if capacity < 0 or period <= 0:
+            raise ValueError(f"invalid rate limit {text!r}")
+        return cls(capacity, period)
+
+    @property
+    def enabled(self) -> bool:
+        return self.capacity > 0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LICENTIA_", extra="ignore")
+
+    env: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path("licentia-data")
+    database_url: str = ""
+    master_key: str | None = Field(default=None, repr=False)
+    redis_url: str = ""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+
+    replay_window: int = 300
+    replay_backend: Literal["auto", "memory", "database", "redis"] = "auto"
+    max_body_bytes: int = 65536
+
+    rate_general: str = "1200/60"
+    rate_credentials: str = "120/60"
+    rate_identity: str = "60/60"
+
+    trusted_proxies: str = ""
+    forwarded_header: str = "x-forwarded-for"
+    country_header: str = ""
+    geoip_db: str = ""
+    vpn_list: str = ""
+
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+
+    db_pool_size: int = 10
+    log_level: str = "info"
+
+    @field_validator("rate_general", "rate_credentials", "rate_identity")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        RateSpec.parse(value)
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'licentia.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def rate(self, name: Literal["general", "credentials", "identity"]) -> RateSpec:
+        return RateSpec.parse(getattr(self, f"rate_{name}"))
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]

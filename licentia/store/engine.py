@@ -1,0 +1,84 @@
+"""Engine and transactions.
+
+`Database.read()` and `Database.write()` give a connection inside one transaction, committed
+when the block ends without an exception and rolled back otherwise.
+
+SQLite: WAL mode, `foreign_keys=ON`, a busy timeout, and write transactions start with
+`BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade; in-process writers also
+queue on an asyncio lock rather than on SQLite's sleeping busy handler.
+PostgreSQL: READ COMMITTED; races are closed with conditional UPDATEs and row locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        _configure_sqlite(engine)
+        return engine
+    if pool_size <= 0:
+        return create_async_engine(url, poolclass=NullPool)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("licentia_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
+        return cls(make_engine(url, pool_size=pool_size))
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self.engine.connect() as conn:
+                async with conn.begin():
+                    yield conn
+            return
+        async with self._write_lock:
+            async with self.engine.connect() as raw:
+                conn = await raw.execution_options(licentia_write=True)
+                async with conn.begin():
+                    yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

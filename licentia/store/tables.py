@@ -1,0 +1,400 @@
+"""Database schema (SQLAlchemy Core). Migrations in `store/migrations` create exactly this.
+
+Conventions: ids are UUID strings; names that clients send keep a `*_norm` twin (case-folded)
+for case-insensitive uniqueness and lookup; every timestamp is a `UTCDateTime`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+
+from licentia.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+
+def _app_fk() -> Column[str]:
+    return Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE"), nullable=False)
+
+
+# Accounts: owners now; staff and resellers later share this table.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("public_id", String(12), nullable=False, unique=True),
+    Column("owner_id", String(8), unique=True),  # 8-digit id that clients send in init
+    Column("username", String(64), nullable=False),
+    Column("username_norm", String(64), nullable=False, unique=True),
+    Column("email", String(254), nullable=False, server_default=""),
+    Column("password_hash", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("plan_label", String(64), nullable=False, server_default="Licentia"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+    Column("last_login_ip", String(64)),
+)
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_norm", String(64), nullable=False),
+    Column("secret_enc", Text, nullable=False),
+    Column("is_enabled", Boolean, nullable=False, server_default=true()),
+    Column("user_panel_enabled", Boolean, nullable=False, server_default=false()),
+    Column("hwid_reset_cooldown", Integer, nullable=False, server_default=text("86400")),
+    Column("hwid_reset_max_per_30_days", Integer, nullable=False, server_default=text("3")),
+    Column("url_prefix", String(128), nullable=False, server_default=""),
+    Column("hwid_lock", Boolean, nullable=False, server_default=true()),
+    Column("session_idle_timeout", Integer, nullable=False, server_default=text("3600")),
+    Column("session_max_lifetime", Integer, nullable=False, server_default=text("86400")),
+    Column("require_request_signature", Boolean, nullable=False, server_default=false()),
+    Column("allow_password_change", Boolean, nullable=False, server_default=true()),
+    Column("client_create_variables", Boolean, nullable=False, server_default=false()),
+    Column("hash_check", Boolean, nullable=False, server_default=false()),
+    Column("vpn_block", Boolean, nullable=False, server_default=false()),
+    Column("blocked_countries", String(1024), nullable=False, server_default=""),
+    Column("log_retention_days", Integer, nullable=False, server_default=text("90")),
+    Column("latest_version", String(32), nullable=False, server_default=""),
+    Column("download_url", Text, nullable=False, server_default=""),
+    Column("auto_update_enabled", Boolean, nullable=False, server_default=false()),
+    Column("reminder_message", String(200), nullable=False, server_default=""),
+    Column("changelog", Text, nullable=False, server_default=""),
+    # Bumped by every change to the app's settings or rules; lets workers cache rules safely.
+    Column("config_rev", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_account_id", "name_norm", name="uq_apps_owner_name"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("name", String(64), nullable=False),
+    Column("name_norm", String(64), nullable=False),
+    Column("level", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "name_norm", name="uq_subscriptions_app_name"),
+)
+
+licenses = Table(
+    "licenses",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("key", String(128), nullable=False),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), nullable=False),
+    # Term: a duration that starts at first use (0 = lifetime) or a fixed expiry date.
+    Column("duration_days", Integer),
+    Column("fixed_expiry", UTCDateTime),
+    Column("device_limit", Integer, nullable=False, server_default=text("1")),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("email", String(254), nullable=False, server_default=""),
+    Column("status", String(8), nullable=False, server_default="unused"),  # unused|active|used
+    Column("banned", Boolean, nullable=False, server_default=false()),
+    Column("ban_reason", String(500), nullable=False, server_default=""),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("paused_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),  # set at activation/redemption; NULL = lifetime
+    Column("activated_at", UTCDateTime),
+    Column("used_by_user_id", ID),
+    Column("used_by_username", String(64)),
+    Column("last_login_at", UTCDateTime),
+    Column("last_ip", String(64), nullable=False, server_default=""),
+    Column("last_sid", String(128), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("batch_id", ID),
+    UniqueConstraint("app_id", "key", name="uq_licenses_app_key"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("username", String(64), nullable=False),
+    Column("username_norm", String(64), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("email", String(254), nullable=False, server_default=""),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), nullable=False),
+    Column("expires_at", UTCDateTime),  # NULL = lifetime
+    Column("device_limit", Integer, nullable=False, server_default=text("1")),
+    Column("linked_license_key", String(128), nullable=False, server_default=""),
+    Column("banned", Boolean, nullable=False, server_default=false()),
+    Column("ban_reason", String(500), nullable=False, server_default=""),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("paused_at", UTCDateTime),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("last_login_at", UTCDateTime),
+    Column("last_ip", String(64), nullable=False, server_default=""),
+    Column("last_sid", String(128), nullable=False, server_default=""),
+    Column("password_changed_at", UTCDateTime),
+    UniqueConstraint("app_id", "username_norm", name="uq_users_app_username"),
+)
+
+# SID bindings of users and licenses (client protocol 2.0.3).
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("holder_kind", String(8), nullable=False),  # user|license
+    Column("holder_id", ID, nullable=False),
+    Column("sid", String(128), nullable=False),
+    Column("sid_norm", String(128), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("last_ip", String(64), nullable=False, server_default=""),
+    UniqueConstraint("holder_kind", "holder_id", "sid_norm", name="uq_bindings_holder_sid"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("device_type", String(16), nullable=False),
+    Column("device_id", String(128), nullable=False),
+    Column("device_id_norm", String(128), nullable=False),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("email", String(254), nullable=False, server_default=""),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("subscription_id", ID, ForeignKey("subscriptions.id"), nullable=False),
+    Column("expires_at", UTCDateTime),  # NULL = lifetime
+    Column("activated", Boolean, nullable=False, server_default=false()),
+    Column("activated_at", UTCDateTime),
+    Column("hwid", String(128), nullable=False, server_default=""),
+    Column("last_ip", String(64), nullable=False, server_default=""),
+    Column("last_login_at", UTCDateTime),
+    Column("banned", Boolean, nullable=False, server_default=false()),
+    Column("ban_reason", String(500), nullable=False, server_default=""),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("paused_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    UniqueConstraint("app_id", "device_type", "device_id_norm", name="uq_devices_app_type_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 hex of the session id
+    Column("prefix", String(8), nullable=False),
+    _app_fk(),
+    Column("identity_kind", String(8), nullable=False, server_default="none"),
+    Column("identity_id", ID),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("end_reason", String(32), nullable=False, server_default=""),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("reported_ip", String(64), nullable=False, server_default=""),
+    Column("client_version", String(32), nullable=False, server_default=""),
+    Column("client_hash", String(128), nullable=False, server_default=""),
+    Column("sid", String(128), nullable=False, server_default=""),
+    Index("ix_sessions_identity", "identity_kind", "identity_id"),
+    Index("ix_sessions_app_last_seen", "app_id", "last_seen_at"),
+)
+
+variables = Table(
+    "variables",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("key", String(64), nullable=False),
+    Column("value", Text, nullable=False, server_default=""),
+    Column("writable", Boolean, nullable=False, server_default=true()),
+    Column("auth_required", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "key", name="uq_variables_app_key"),
+)
+
+client_logs = Table(
+    "client_logs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    _app_fk(),
+    Column("session_prefix", String(8), nullable=False, server_default=""),
+    Column("identity_kind", String(8), nullable=False, server_default="none"),
+    Column("identity_name", String(128), nullable=False, server_default=""),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("reported_ip", String(64), nullable=False, server_default=""),
+    Column("message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_client_logs_app_created", "app_id", "created_at"),
+)
+
+auth_events = Table(
+    "auth_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE")),  # NULL: app unresolved
+    Column("endpoint", String(32), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("identity", String(128), nullable=False, server_default=""),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("sid", String(128), nullable=False, server_default=""),
+    Column("client_version", String(32), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_auth_events_app_created", "app_id", "created_at"),
+)
+
+chat_channels = Table(
+    "chat_channels",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("name", String(64), nullable=False),
+    Column("name_norm", String(64), nullable=False),
+    Column("send_delay", Integer, nullable=False, server_default=text("2")),
+    Column("max_messages", Integer, nullable=False, server_default=text("10000")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "name_norm", name="uq_chat_channels_app_name"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel_id", ID, ForeignKey("chat_channels.id", ondelete="CASCADE"), nullable=False),
+    _app_fk(),
+    Column("user_id", ID, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_chat_messages_channel_id", "channel_id", "id"),
+    Index("ix_chat_messages_channel_user", "channel_id", "user_id", "id"),
+)
+
+chat_mutes = Table(
+    "chat_mutes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("user_id", ID, nullable=False),
+    Column("channel_id", ID, ForeignKey("chat_channels.id", ondelete="CASCADE")),  # NULL: app-wide
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("expires_at", UTCDateTime),  # NULL: permanent
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_chat_mutes_user", "user_id"),
+)
+
+ip_rules = Table(
+    "ip_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("value", String(64), nullable=False),
+    Column("list", String(5), nullable=False),  # allow|deny
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "list", "value", name="uq_ip_rules_app_list_value"),
+)
+
+sid_rules = Table(
+    "sid_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("sid", String(128), nullable=False),
+    Column("sid_norm", String(128), nullable=False),
+    Column("list", String(5), nullable=False),  # allow|deny
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "list", "sid_norm", name="uq_sid_rules_app_list_sid"),
+)
+
+version_rules = Table(
+    "version_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("version", String(32), nullable=False),
+    Column("mode", String(8), nullable=False),  # allow|reminder|grace|block
+    Column("allowed_until", UTCDateTime),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+allowed_hashes = Table(
+    "allowed_hashes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("hash", String(64), nullable=False),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "hash", name="uq_allowed_hashes_app_hash"),
+)
+
+custom_messages = Table(
+    "custom_messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("code", String(40), nullable=False),
+    Column("message", String(200), nullable=False),
+    UniqueConstraint("app_id", "code", name="uq_custom_messages_app_code"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(16), primary_key=True),
+    Column("public_der_b64", String(64), nullable=False),
+    Column("private_enc", Text, nullable=False),
+    Column("status", String(8), nullable=False),  # active|retired
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("activated_at", UTCDateTime),
+)
+
+# Nonces seen by the client API (client protocol 0.7), shared by every worker process.
+replay_cache = Table(
+    "replay_cache",
+    metadata,
+    Column("nonce", String(128), primary_key=True),
+    Column("request_id", String(128), nullable=False, server_default=""),
+    Column("body_sha256", String(64), nullable=False),
+    Column("status", Integer),
+    Column("response_body", Text),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_replay_cache_expires", "expires_at"),
+)
