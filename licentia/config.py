@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     argon2_parallelism: int = 1
 
     db_pool_size: int = 10
+    auto_migrate: bool = True
     log_level: str = "info"
 
     @field_validator("rate_general", "rate_credentials", "rate_identity")

@@ -1,0 +1,123 @@
+"""The ASGI application: `/api/v2` (client protocol) plus the FastAPI app for the rest.
+
+`create_app(settings)` is the composition root. `/api/v2/...` is routed straight to the
+client API (no framework routing on the hot path); everything else goes to FastAPI.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from licentia import __version__
+from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
+from licentia.api.netinfo import NetInfo
+from licentia.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from licentia.api.replay import DatabaseReplayStore, MemoryReplayStore, RedisReplayStore, ReplayStore
+from licentia.config import Settings
+from licentia.services import signing_keys
+from licentia.services.appconfig import AppConfigCache
+from licentia.services.client import ClientService
+from licentia.services.runtime import Runtime
+from licentia.store.migrate import upgrade_async
+
+log = logging.getLogger("licentia")
+
+
+class LicentiaApp:
+    """ASGI callable. `startup()`/`shutdown()` run from the lifespan protocol, or by tests."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.client: ClientApi | None = None
+        self._redis: Any = None
+        self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
+        self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
+
+    async def _health(self) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    async def startup(self) -> None:
+        settings = self.settings
+        rt = self.runtime or Runtime.build(settings)
+        self.runtime = rt
+        if settings.auto_migrate:
+            await upgrade_async(settings.resolved_database_url)
+        await signing_keys.ensure_active(rt)
+        limiter: RateLimiter
+        replay: ReplayStore
+        if settings.redis_url:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(settings.redis_url)
+            limiter = RedisRateLimiter(self._redis)
+        else:
+            limiter = MemoryRateLimiter()
+        backend = settings.replay_backend
+        if backend == "auto":
+            backend = "redis" if settings.redis_url else ("memory" if settings.workers <= 1 else "database")
+        if backend == "redis":
+            if self._redis is None:
+                raise RuntimeError("LICENTIA_REPLAY_BACKEND=redis needs LICENTIA_REDIS_URL")
+            replay = RedisReplayStore(self._redis)
+        elif backend == "database":
+            replay = DatabaseReplayStore(rt.db, rt.clock)
+        else:
+            replay = MemoryReplayStore()
+        net = NetInfo(settings)
+        service = ClientService(rt, cache=AppConfigCache(rt.box), net=net, limiter=limiter)
+        self.client = ClientApi(
+            settings=settings,
+            service=service,
+            signer=SignerHolder(lambda: signing_keys.load_active(rt)),
+            replay=replay,
+            limiter=limiter,
+            net=net,
+        )
+
+    async def shutdown(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+        if self.runtime is not None:
+            await self.runtime.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" and (scope["path"].startswith(PREFIX) or scope["path"] == PREFIX[:-1]):
+            assert self.client is not None, "startup() has not run"
+            await self.client(scope, receive, send)
+            return
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.web(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> LicentiaApp:
+    return LicentiaApp(settings, runtime)
+
+
+def create_app_from_env() -> LicentiaApp:
+    """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app(settings)
