@@ -70,6 +70,7 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 10
     auto_migrate: bool = True
+    purge_interval: int = 600
     log_level: str = "info"
 
     @field_validator("rate_general", "rate_credentials", "rate_identity")

@@ -6,6 +6,8 @@ client API (no framework routing on the hot path); everything else goes to FastA
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -15,9 +17,14 @@ from licentia import __version__
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
 from licentia.api.netinfo import NetInfo
 from licentia.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from licentia.api.replay import DatabaseReplayStore, MemoryReplayStore, RedisReplayStore, ReplayStore
+from licentia.api.replay import (
+    DatabaseReplayStore,
+    MemoryReplayStore,
+    RedisReplayStore,
+    ReplayStore,
+)
 from licentia.config import Settings
-from licentia.services import signing_keys
+from licentia.services import maintenance, signing_keys
 from licentia.services.appconfig import AppConfigCache
 from licentia.services.client import ClientService
 from licentia.services.runtime import Runtime
@@ -34,6 +41,7 @@ class LicentiaApp:
         self.runtime = runtime
         self.client: ClientApi | None = None
         self._redis: Any = None
+        self._janitor: asyncio.Task[None] | None = None
         self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
         self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
 
@@ -58,7 +66,11 @@ class LicentiaApp:
             limiter = MemoryRateLimiter()
         backend = settings.replay_backend
         if backend == "auto":
-            backend = "redis" if settings.redis_url else ("memory" if settings.workers <= 1 else "database")
+            backend = (
+                "redis"
+                if settings.redis_url
+                else ("memory" if settings.workers <= 1 else "database")
+            )
         if backend == "redis":
             if self._redis is None:
                 raise RuntimeError("LICENTIA_REPLAY_BACKEND=redis needs LICENTIA_REDIS_URL")
@@ -77,8 +89,23 @@ class LicentiaApp:
             limiter=limiter,
             net=net,
         )
+        if settings.purge_interval > 0:
+            self._janitor = asyncio.create_task(self._purge_loop(settings.purge_interval))
+
+    async def _purge_loop(self, interval: int) -> None:
+        assert self.runtime is not None
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await maintenance.purge(self.runtime)
+            except Exception:
+                log.exception("periodic purge failed")
 
     async def shutdown(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._janitor
         if self._redis is not None:
             await self._redis.aclose()
         if self.runtime is not None:
@@ -93,7 +120,7 @@ class LicentiaApp:
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
-        await self.web(scope, receive, send)
+        await self.web(scope, receive, send)  # type: ignore[arg-type]
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -119,5 +146,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> LicentiaAp
 def create_app_from_env() -> LicentiaApp:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     return create_app(settings)

@@ -56,9 +56,7 @@ class Signer:
         self.key = key
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
 
-    def headers(
-        self, body: bytes, request_id: str, nonce: str, *, echo: bool = True
-    ) -> Headers:
+    def headers(self, body: bytes, request_id: str, nonce: str, *, echo: bool = True) -> Headers:
         ts = str(self._clock_ms())
         signature = self.key.sign(ts, request_id, nonce, body).encode()
         headers: Headers = [

@@ -57,7 +57,7 @@ class NetInfo:
         self._geo: Any = None
         if settings.geoip_db:
             try:
-                import maxminddb  # type: ignore[import-not-found]
+                import maxminddb
 
                 self._geo = maxminddb.open_database(settings.geoip_db)
             except Exception:

@@ -13,7 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 
 class Passwords:
-    def __init__(self, *, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1) -> None:
+    def __init__(
+        self, *, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1
+    ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )

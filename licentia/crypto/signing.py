@@ -80,7 +80,9 @@ def verify(public_pem: str, signature_b64: str, ts: str, rid: str, nonce: str, b
     if not isinstance(key, Ed25519PublicKey):
         return False
     try:
-        key.verify(base64.b64decode(signature_b64, validate=True), signed_message(ts, rid, nonce, body))
+        key.verify(
+            base64.b64decode(signature_b64, validate=True), signed_message(ts, rid, nonce, body)
+        )
     except Exception:
         return False
     return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from licentia.domain.codes import Code
@@ -64,7 +64,8 @@ class FieldSpec:
     stored_content: bool = False
     allow_empty: bool = False  # var_value: "" is a value, not missing
     email: bool = False
-    extra_rules: tuple[str, ...] = field(default=())
+    # Advisory fields (`ip`, `hash`) are never rejected: an unusable value is ignored.
+    advisory: bool = False
 
 
 class _Invalid(Exception):
@@ -124,7 +125,8 @@ def parse_fields(body: dict[str, Any], specs: tuple[FieldSpec, ...]) -> dict[str
         try:
             values[spec.name] = _check(spec, raw)
         except _Invalid:
-            invalid.append(spec.name)
+            if not spec.advisory:
+                invalid.append(spec.name)
     if missing:
         raise ProtocolError(Code.MISSING_FIELDS, fields=missing)
     if invalid:

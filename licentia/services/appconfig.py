@@ -118,7 +118,9 @@ class AppConfigCache:
     async def _load(self, conn: AsyncConnection, row: Any) -> AppConfig:
         app_id = row.id
         ips = (
-            await conn.execute(select(ip_rules.c.value, ip_rules.c.list).where(ip_rules.c.app_id == app_id))
+            await conn.execute(
+                select(ip_rules.c.value, ip_rules.c.list).where(ip_rules.c.app_id == app_id)
+            )
         ).all()
         sids = (
             await conn.execute(
@@ -133,7 +135,9 @@ class AppConfigCache:
             )
         ).all()
         hashes = (
-            await conn.execute(select(allowed_hashes.c.hash).where(allowed_hashes.c.app_id == app_id))
+            await conn.execute(
+                select(allowed_hashes.c.hash).where(allowed_hashes.c.app_id == app_id)
+            )
         ).all()
         messages = (
             await conn.execute(

@@ -98,7 +98,11 @@ def _device_query() -> Any:
     ).join(subscriptions, subscriptions.c.id == devices.c.subscription_id)
 
 
-_QUERIES = {"user": (_user_query, users), "license": (_license_query, licenses), "device": (_device_query, devices)}
+_QUERIES = {
+    "user": (_user_query, users),
+    "license": (_license_query, licenses),
+    "device": (_device_query, devices),
+}
 
 
 def _expired(expires_at: datetime | None, now: datetime) -> bool:
@@ -163,7 +167,12 @@ class ClientService:
             raise ProtocolError(Code.INVALID_SESSION)
         owner_id = call.body.get("owner_id")
         app_name = call.body.get("app_name")
-        if isinstance(owner_id, str) and isinstance(app_name, str) and owner_id.strip() and app_name.strip():
+        if (
+            isinstance(owner_id, str)
+            and isinstance(app_name, str)
+            and owner_id.strip()
+            and app_name.strip()
+        ):
             if owner_id.strip() != row.owner_public or app_name.strip() != row.name:
                 raise ProtocolError(Code.INVALID_SESSION)
         app = await self.cache.get(conn, _AppRow(row))
@@ -234,9 +243,15 @@ class ClientService:
         """Step 12 (second half): the per-identity and per-SID buckets."""
         if not self._identity_rate.enabled:
             return
-        waits = [await self.limiter.hit("identity", f"{app.id}:{identity.casefold()}", self._identity_rate)]
+        waits = [
+            await self.limiter.hit(
+                "identity", f"{app.id}:{identity.casefold()}", self._identity_rate
+            )
+        ]
         if sid:
-            waits.append(await self.limiter.hit("sid", f"{app.id}:{sid.casefold()}", self._identity_rate))
+            waits.append(
+                await self.limiter.hit("sid", f"{app.id}:{sid.casefold()}", self._identity_rate)
+            )
         wait = max(waits)
         if wait:
             raise ProtocolError(Code.RATE_LIMITED, retry_after=wait)
@@ -268,9 +283,13 @@ class ClientService:
         if code is not None:
             raise ProtocolError(code)
 
-    async def _touch(self, conn: AsyncConnection, ctx: SessionCtx, now: datetime, **values: Any) -> None:
+    async def _touch(
+        self, conn: AsyncConnection, ctx: SessionCtx, now: datetime, **values: Any
+    ) -> None:
         await conn.execute(
-            update(sessions).where(sessions.c.id_hash == ctx.id_hash).values(last_seen_at=now, **values)
+            update(sessions)
+            .where(sessions.c.id_hash == ctx.id_hash)
+            .values(last_seen_at=now, **values)
         )
 
     async def _binding_count(self, conn: AsyncConnection, kind: str, holder_id: str) -> int:
@@ -315,7 +334,9 @@ class ClientService:
         ).first()
         if existing is not None:
             await conn.execute(
-                update(bindings).where(bindings.c.id == existing.id).values(last_seen_at=now, last_ip=ip)
+                update(bindings)
+                .where(bindings.c.id == existing.id)
+                .values(last_seen_at=now, last_ip=ip)
             )
             return
         count = await self._binding_count(conn, kind, holder_id)
@@ -396,7 +417,9 @@ class ClientService:
         async with self.db.write() as conn:
             owner = (
                 await conn.execute(
-                    select(accounts.c.id, accounts.c.status).where(accounts.c.owner_id == f["owner_id"])
+                    select(accounts.c.id, accounts.c.status).where(
+                        accounts.c.owner_id == f["owner_id"]
+                    )
                 )
             ).first()
             if owner is None:
@@ -420,7 +443,9 @@ class ClientService:
             self._network_rules(call, app)
             code, notice = version_verdict(f["version"], app.latest_version, app.version_rules, now)
             if code is not None:
-                raise ProtocolError(code, extra={"update": self._update_object(app, None, forced=True)})
+                raise ProtocolError(
+                    code, extra={"update": self._update_object(app, None, forced=True)}
+                )
             if app.hash_check:
                 given = str(f.get("hash") or "").lower()
                 if not given or given == "unknown_hash":
@@ -454,7 +479,9 @@ class ClientService:
         return body
 
     @staticmethod
-    def _update_object(app: AppConfig, allowed_until: str | None, *, forced: bool) -> dict[str, Any]:
+    def _update_object(
+        app: AppConfig, allowed_until: str | None, *, forced: bool
+    ) -> dict[str, Any]:
         return {
             "available": True,
             "latest_version": app.latest_version,
@@ -508,10 +535,20 @@ class ClientService:
             if _expired(row.expires_at, now):
                 raise ProtocolError(Code.USER_EXPIRED)
             await self._bind(
-                conn, app=app, kind="user", holder_id=row.id, limit=row.device_limit,
-                sid=sid, ip=call.client_ip, now=now,
+                conn,
+                app=app,
+                kind="user",
+                holder_id=row.id,
+                limit=row.device_limit,
+                sid=sid,
+                ip=call.client_ip,
+                now=now,
             )
-            values: dict[str, Any] = {"last_login_at": now, "last_ip": call.client_ip, "last_sid": sid or row.last_sid}
+            values: dict[str, Any] = {
+                "last_login_at": now,
+                "last_ip": call.client_ip,
+                "last_sid": sid or row.last_sid,
+            }
             if rehash and row.password_hash == user.password_hash:
                 values["password_hash"] = rehash
             await conn.execute(update(users).where(users.c.id == row.id).values(**values))
@@ -519,9 +556,17 @@ class ClientService:
             devices_bound = await self._binding_count(conn, "user", row.id)
             await self.write_event(conn, call, Code.OK)
         obj = profiles.user_object(
-            row, now, sid=sid or row.last_sid, ip=call.client_ip, last_login=now, devices=devices_bound
+            row,
+            now,
+            sid=sid or row.last_sid,
+            ip=call.client_ip,
+            last_login=now,
+            devices=devices_bound,
         )
-        return {"session_id": str(call.fields["session_id"]).lower(), **profiles.profile("user", obj)}
+        return {
+            "session_id": str(call.fields["session_id"]).lower(),
+            **profiles.profile("user", obj),
+        }
 
     # ------------------------------------------------------------------ licenses
 
@@ -538,7 +583,9 @@ class ClientService:
             self._sid_rules(app, sid)
             lic = (
                 await conn.execute(
-                    _license_query().where(licenses.c.app_id == app.id, licenses.c.key == f["license_key"])
+                    _license_query().where(
+                        licenses.c.app_id == app.id, licenses.c.key == f["license_key"]
+                    )
                 )
             ).first()
             if lic is None:
@@ -552,11 +599,19 @@ class ClientService:
                     .values(status="active", activated_at=now, expires_at=expiry)
                 )
                 if won.rowcount != 1:  # activated concurrently: re-read and go on as active
-                    lic = (await conn.execute(_license_query().where(licenses.c.id == lic.id))).first()
+                    lic = (
+                        await conn.execute(_license_query().where(licenses.c.id == lic.id))
+                    ).one()
                     self._license_state(lic, now)
             await self._bind(
-                conn, app=app, kind="license", holder_id=lic.id, limit=lic.device_limit,
-                sid=sid, ip=call.client_ip, now=now,
+                conn,
+                app=app,
+                kind="license",
+                holder_id=lic.id,
+                limit=lic.device_limit,
+                sid=sid,
+                ip=call.client_ip,
+                now=now,
             )
             await conn.execute(
                 update(licenses)
@@ -564,11 +619,16 @@ class ClientService:
                 .values(last_login_at=now, last_ip=call.client_ip, last_sid=sid or lic.last_sid)
             )
             await self._touch(conn, ctx, now, identity_kind="license", identity_id=lic.id, sid=sid)
-            lic = (await conn.execute(_license_query().where(licenses.c.id == lic.id))).first()
+            lic = (await conn.execute(_license_query().where(licenses.c.id == lic.id))).one()
             devices_bound = await self._binding_count(conn, "license", lic.id)
             await self.write_event(conn, call, Code.OK)
         obj = profiles.license_object(
-            lic, now, sid=sid or lic.last_sid, ip=call.client_ip, last_login=now, devices=devices_bound
+            lic,
+            now,
+            sid=sid or lic.last_sid,
+            ip=call.client_ip,
+            last_login=now,
+            devices=devices_bound,
         )
         return {"session_id": str(f["session_id"]).lower(), **profiles.profile("license", obj)}
 
@@ -620,7 +680,9 @@ class ClientService:
             self._license_state(lic, self.clock(), need_unused=True)
             taken = (
                 await conn.execute(
-                    select(users.c.id).where(users.c.app_id == app.id, users.c.username_norm == norm)
+                    select(users.c.id).where(
+                        users.c.app_id == app.id, users.c.username_norm == norm
+                    )
                 )
             ).first()
             if taken is not None:
@@ -633,13 +695,20 @@ class ClientService:
             async with self.db.write() as conn:
                 won = await conn.execute(
                     self._consume(
-                        lic.id, now, activated_at=now, expires_at=expiry,
-                        used_by_user_id=user_id, used_by_username=f["username"],
-                        last_login_at=now, last_ip=call.client_ip,
+                        lic.id,
+                        now,
+                        activated_at=now,
+                        expires_at=expiry,
+                        used_by_user_id=user_id,
+                        used_by_username=f["username"],
+                        last_login_at=now,
+                        last_ip=call.client_ip,
                     )
                 )
                 if won.rowcount != 1:
-                    current = (await conn.execute(select(licenses).where(licenses.c.id == lic.id))).first()
+                    current = (
+                        await conn.execute(select(licenses).where(licenses.c.id == lic.id))
+                    ).first()
                     if current is None:
                         raise ProtocolError(Code.LICENSE_NOT_FOUND)
                     self._license_state(current, now, need_unused=True)
@@ -666,12 +735,20 @@ class ClientService:
                 if sid:
                     await conn.execute(
                         bindings.insert().values(
-                            id=new_id(), app_id=app.id, holder_kind="user", holder_id=user_id,
-                            sid=sid, sid_norm=sid.casefold(), first_seen_at=now, last_seen_at=now,
+                            id=new_id(),
+                            app_id=app.id,
+                            holder_kind="user",
+                            holder_id=user_id,
+                            sid=sid,
+                            sid_norm=sid.casefold(),
+                            first_seen_at=now,
+                            last_seen_at=now,
                             last_ip=call.client_ip,
                         )
                     )
-                await self._touch(conn, ctx, now, identity_kind="user", identity_id=user_id, sid=sid)
+                await self._touch(
+                    conn, ctx, now, identity_kind="user", identity_id=user_id, sid=sid
+                )
                 ident = await self._load_identity(conn, "user", user_id)
                 assert ident is not None
                 await self.write_event(conn, call, Code.OK)
@@ -705,7 +782,9 @@ class ClientService:
                 raise ProtocolError(Code.USER_NOT_FOUND)
             lic = (
                 await conn.execute(
-                    _license_query().where(licenses.c.app_id == app.id, licenses.c.key == f["license_key"])
+                    _license_query().where(
+                        licenses.c.app_id == app.id, licenses.c.key == f["license_key"]
+                    )
                 )
             ).first()
             if lic is None:
@@ -733,8 +812,12 @@ class ClientService:
                 added = seconds
             won = await conn.execute(
                 self._consume(
-                    lic.id, now, activated_at=now, expires_at=new_expiry,
-                    used_by_user_id=user.id, used_by_username=user.username,
+                    lic.id,
+                    now,
+                    activated_at=now,
+                    expires_at=new_expiry,
+                    used_by_user_id=user.id,
+                    used_by_username=user.username,
                 )
             )
             if won.rowcount != 1:
@@ -751,7 +834,11 @@ class ClientService:
             await self.write_event(conn, call, Code.OK)
         row = ident.row
         obj = profiles.user_object(
-            row, now, sid=sid or row.last_sid, ip=call.client_ip, last_login=row.last_login_at,
+            row,
+            now,
+            sid=sid or row.last_sid,
+            ip=call.client_ip,
+            last_login=row.last_login_at,
             devices=devices_bound,
         )
         body = profiles.profile("user", obj)
@@ -801,7 +888,9 @@ class ClientService:
             if reused:
                 raise ProtocolError(Code.PASSWORD_REUSED)
             await conn.execute(
-                update(users).where(users.c.id == user.id).values(password_hash=new_hash, password_changed_at=now)
+                update(users)
+                .where(users.c.id == user.id)
+                .values(password_hash=new_hash, password_changed_at=now)
             )
             await conn.execute(
                 update(sessions)
@@ -855,9 +944,11 @@ class ClientService:
                 values["hwid"] = sid
             await conn.execute(update(devices).where(devices.c.id == dev.id).values(**values))
             await self._touch(conn, ctx, now, identity_kind="device", identity_id=dev.id, sid=sid)
-            dev = (await conn.execute(_device_query().where(devices.c.id == dev.id))).first()
+            dev = (await conn.execute(_device_query().where(devices.c.id == dev.id))).one()
             await self.write_event(conn, call, Code.OK)
-        obj = profiles.device_object(dev, now, sid=sid or dev.hwid, ip=call.client_ip, last_login=now)
+        obj = profiles.device_object(
+            dev, now, sid=sid or dev.hwid, ip=call.client_ip, last_login=now
+        )
         return {"session_id": str(f["session_id"]).lower(), **profiles.profile("device", obj)}
 
     # ------------------------------------------------------------------ variables
@@ -890,7 +981,9 @@ class ClientService:
             who = f"{ctx.identity.kind}:{_identity_name(ctx.identity)}"
             var = (
                 await conn.execute(
-                    select(variables).where(variables.c.app_id == ctx.app.id, variables.c.key == f["var_key"])
+                    select(variables).where(
+                        variables.c.app_id == ctx.app.id, variables.c.key == f["var_key"]
+                    )
                 )
             ).first()
             if var is None:
@@ -902,8 +995,14 @@ class ClientService:
                     async with conn.begin_nested():
                         await conn.execute(
                             variables.insert().values(
-                                id=new_id(), app_id=ctx.app.id, key=f["var_key"], value=f["var_value"],
-                                writable=True, auth_required=False, updated_at=now, updated_by=who,
+                                id=new_id(),
+                                app_id=ctx.app.id,
+                                key=f["var_key"],
+                                value=f["var_value"],
+                                writable=True,
+                                auth_required=False,
+                                updated_at=now,
+                                updated_by=who,
                                 created_at=now,
                             )
                         )
@@ -959,7 +1058,12 @@ class ClientService:
             ctx = await self._open_session(conn, call, now)
             channel = await self._channel(conn, ctx.app.id, f["channel_name"])
             query = (
-                select(chat_messages.c.id, chat_messages.c.username, chat_messages.c.message, chat_messages.c.created_at)
+                select(
+                    chat_messages.c.id,
+                    chat_messages.c.username,
+                    chat_messages.c.message,
+                    chat_messages.c.created_at,
+                )
                 .where(chat_messages.c.channel_id == channel.id, chat_messages.c.deleted.is_(False))
                 .order_by(chat_messages.c.id.desc())
                 .limit(limit + 1)
@@ -971,7 +1075,12 @@ class ClientService:
         has_more = len(rows) > limit
         rows = rows[:limit]
         messages = [
-            {"id": int(r.id), "username": r.username, "message": r.message, "created_at": iso_z(r.created_at)}
+            {
+                "id": int(r.id),
+                "username": r.username,
+                "message": r.message,
+                "created_at": iso_z(r.created_at),
+            }
             for r in rows
         ]
         next_cursor = encode_cursor(int(rows[-1].id)) if has_more and rows else ""
@@ -982,7 +1091,9 @@ class ClientService:
             "has_more": has_more,
             "next_cursor": next_cursor,
         }
-        data = dict(page, pagination={"has_more": has_more, "limit": limit, "next_cursor": next_cursor})
+        data = dict(
+            page, pagination={"has_more": has_more, "limit": limit, "next_cursor": next_cursor}
+        )
         return {"data": data, "chats": page}
 
     async def _channel(self, conn: AsyncConnection, app_id: str, name: str) -> Any:
@@ -1008,10 +1119,11 @@ class ClientService:
             channel = await self._channel(conn, ctx.app.id, f["channel_name"])
             mute = (
                 await conn.execute(
-                    select(chat_mutes.c.expires_at)
-                    .where(
+                    select(chat_mutes.c.expires_at).where(
                         chat_mutes.c.user_id == user.id,
-                        or_(chat_mutes.c.channel_id.is_(None), chat_mutes.c.channel_id == channel.id),
+                        or_(
+                            chat_mutes.c.channel_id.is_(None), chat_mutes.c.channel_id == channel.id
+                        ),
                         or_(chat_mutes.c.expires_at.is_(None), chat_mutes.c.expires_at > now),
                     )
                 )
@@ -1024,19 +1136,27 @@ class ClientService:
                 last = (
                     await conn.execute(
                         select(func.max(chat_messages.c.created_at)).where(
-                            chat_messages.c.channel_id == channel.id, chat_messages.c.user_id == user.id
+                            chat_messages.c.channel_id == channel.id,
+                            chat_messages.c.user_id == user.id,
                         )
                     )
                 ).scalar()
                 if last is not None:
                     wait = (last + timedelta(seconds=channel.send_delay) - now).total_seconds()
                     if wait > 0:
-                        raise ProtocolError(Code.RATE_LIMITED, retry_after=max(1, int(-(-wait // 1))))
+                        raise ProtocolError(
+                            Code.RATE_LIMITED, retry_after=max(1, int(-(-wait // 1)))
+                        )
             result = await conn.execute(
                 chat_messages.insert()
                 .values(
-                    channel_id=channel.id, app_id=ctx.app.id, user_id=user.id, username=user.username,
-                    message=f["message"], client_ip=call.client_ip[:64], created_at=now,
+                    channel_id=channel.id,
+                    app_id=ctx.app.id,
+                    user_id=user.id,
+                    username=user.username,
+                    message=f["message"],
+                    client_ip=call.client_ip[:64],
+                    created_at=now,
                 )
                 .returning(chat_messages.c.id)
             )
@@ -1082,7 +1202,9 @@ class ClientService:
             await self._touch(conn, ctx, now)
             devices_bound = 0
             if ctx.identity is not None and ctx.identity.kind != "device":
-                devices_bound = await self._binding_count(conn, ctx.identity.kind, ctx.identity.row.id)
+                devices_bound = await self._binding_count(
+                    conn, ctx.identity.kind, ctx.identity.row.id
+                )
         expires = min(
             now + timedelta(seconds=ctx.app.session_idle_timeout),
             ctx.row.created_at + timedelta(seconds=ctx.app.session_max_lifetime),
@@ -1097,16 +1219,26 @@ class ClientService:
         sid = ctx.row.sid or ""
         if identity.kind == "user":
             obj = profiles.user_object(
-                row, now, sid=sid or row.last_sid, ip=call.client_ip, last_login=row.last_login_at,
+                row,
+                now,
+                sid=sid or row.last_sid,
+                ip=call.client_ip,
+                last_login=row.last_login_at,
                 devices=devices_bound,
             )
         elif identity.kind == "license":
             obj = profiles.license_object(
-                row, now, sid=sid or row.last_sid, ip=call.client_ip, last_login=row.last_login_at,
+                row,
+                now,
+                sid=sid or row.last_sid,
+                ip=call.client_ip,
+                last_login=row.last_login_at,
                 devices=devices_bound,
             )
         else:
-            obj = profiles.device_object(row, now, sid=sid or row.hwid, ip=call.client_ip, last_login=row.last_login_at)
+            obj = profiles.device_object(
+                row, now, sid=sid or row.hwid, ip=call.client_ip, last_login=row.last_login_at
+            )
         body.update(profiles.profile(identity.kind, obj))
         return body
 
@@ -1124,7 +1256,11 @@ class ClientService:
         code = self._network_code(call, app, ip_text)
         if code is None:
             sid = str(f.get("hwid") or "")
-            code = sid_verdict(sid, deny=app.sid_deny, allow=app.sid_allow) if (sid or app.sid_allow) else None
+            code = (
+                sid_verdict(sid, deny=app.sid_deny, allow=app.sid_allow)
+                if (sid or app.sid_allow)
+                else None
+            )
         if code is None:
             return {"blacklisted": False}
         return {"blacklisted": True, "reason": code.value, "_message_code": code}
@@ -1173,7 +1309,11 @@ def encode_cursor(message_id: int) -> str:
 
 def decode_cursor(cursor: str) -> int | None:
     """The message id a cursor names, or None when it was not issued by this server."""
-    if not cursor or len(cursor) > 128 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in cursor):
+    if (
+        not cursor
+        or len(cursor) > 128
+        or not all(c.isascii() and (c.isalnum() or c in "-_") for c in cursor)
+    ):
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")

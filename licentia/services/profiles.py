@@ -23,7 +23,9 @@ ROOT_COPY = (
 )
 
 
-def _common(row: Any, now: datetime, *, sid: str, ip: str, last_login: datetime | None) -> dict[str, Any]:
+def _common(
+    row: Any, now: datetime, *, sid: str, ip: str, last_login: datetime | None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "email": row.email or "",
         "subscription": row.sub_name,
@@ -55,7 +57,8 @@ def user_object(
 
 def license_expiry(row: Any) -> datetime | None:
     """The expiry of a key as a profile shows it (active keys have it fixed)."""
-    return row.expires_at
+    expiry: datetime | None = row.expires_at
+    return expiry
 
 
 def license_object(

@@ -52,7 +52,9 @@ async def ensure_active(rt: Runtime) -> SigningKey:
     try:
         async with rt.db.write() as conn:
             has_active = (
-                await conn.execute(select(signing_keys.c.kid).where(signing_keys.c.status == "active"))
+                await conn.execute(
+                    select(signing_keys.c.kid).where(signing_keys.c.status == "active")
+                )
             ).first()
             if has_active is None:
                 await conn.execute(
@@ -78,7 +80,9 @@ async def create(rt: Runtime, *, activate: bool = False, seed: bytes | None = No
     async with rt.db.write() as conn:
         if activate:
             await conn.execute(
-                update(signing_keys).where(signing_keys.c.status == "active").values(status="retired")
+                update(signing_keys)
+                .where(signing_keys.c.status == "active")
+                .values(status="retired")
             )
         await conn.execute(
             signing_keys.insert().values(
@@ -95,9 +99,7 @@ async def create(rt: Runtime, *, activate: bool = False, seed: bytes | None = No
 
 async def activate(rt: Runtime, kid: str) -> KeyInfo | None:
     async with rt.db.write() as conn:
-        row = (
-            await conn.execute(select(signing_keys).where(signing_keys.c.kid == kid))
-        ).first()
+        row = (await conn.execute(select(signing_keys).where(signing_keys.c.kid == kid))).first()
         if row is None:
             return None
         await conn.execute(
@@ -118,7 +120,11 @@ async def list_keys(rt: Runtime) -> list[KeyInfo]:
     for row in rows:
         der = base64.b64decode(row.public_der_b64)
         key_pem = (
-            "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der).decode() + "\n-----END PUBLIC KEY-----\n"
+            "-----BEGIN PUBLIC KEY-----\n"
+            + base64.b64encode(der).decode()
+            + "\n-----END PUBLIC KEY-----\n"
         )
-        out.append(KeyInfo(kid=row.kid, status=row.status, pem=key_pem, der_base64=row.public_der_b64))
+        out.append(
+            KeyInfo(kid=row.kid, status=row.status, pem=key_pem, der_base64=row.public_der_b64)
+        )
     return out

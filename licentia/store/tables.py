@@ -246,7 +246,9 @@ variables = Table(
 client_logs = Table(
     "client_logs",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     _app_fk(),
     Column("session_prefix", String(8), nullable=False, server_default=""),
     Column("identity_kind", String(8), nullable=False, server_default="none"),
@@ -261,7 +263,9 @@ client_logs = Table(
 auth_events = Table(
     "auth_events",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE")),  # NULL: app unresolved
     Column("endpoint", String(32), nullable=False),
     Column("code", String(40), nullable=False),
@@ -290,7 +294,9 @@ chat_channels = Table(
 chat_messages = Table(
     "chat_messages",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("channel_id", ID, ForeignKey("chat_channels.id", ondelete="CASCADE"), nullable=False),
     _app_fk(),
     Column("user_id", ID, nullable=False),

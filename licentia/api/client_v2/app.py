@@ -37,6 +37,9 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+Extra = list[tuple[bytes, bytes]]
+
+
 class _BadMetadata(Exception):
     pass
 
@@ -107,6 +110,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProtocolError(Code.INVALID_REQUEST)
     return value
+
+
+Result = tuple[int, bytes, _Meta, Extra]
 
 
 class SignerHolder:
@@ -230,15 +236,17 @@ class ClientApi:
         client_ip: str,
         via_proxy: bool,
         header_meta: _Meta,
-    ) -> tuple[int, bytes, _Meta, list[tuple[bytes, bytes]]]:
+    ) -> Result:
         path: str = scope["path"]
         name = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
         if name.endswith("/"):
             name = name[:-1]
         method = scope["method"]
 
-        def early(code: Code, extra: list[tuple[bytes, bytes]] | None = None) -> Any:
-            body = encode_body(error_body(ProtocolError(code), None, None))
+        endpoint: str | None = None
+
+        def early(code: Code, extra: Extra | None = None) -> Result:
+            body = encode_body(error_body(ProtocolError(code), endpoint, None))
             return http_status(code), body, header_meta, extra or []
 
         # Step 1: route and method.
@@ -299,7 +307,7 @@ class ClientApi:
             await self.replay.store(meta.nonce, status, out)
         return status, out, meta, extra
 
-    async def _replayed(self, call: Call, seen: Any, digest: str, meta: _Meta) -> Any:
+    async def _replayed(self, call: Call, seen: Any, digest: str, meta: _Meta) -> Result:
         if seen.request_id != meta.request_id or seen.body_sha256 != digest:
             return self._error(call, ProtocolError(Code.REPLAY_DETECTED))
         loop = asyncio.get_running_loop()
@@ -315,11 +323,13 @@ class ClientApi:
             extra.append((b"retry-after", str(retry).encode()))
         return seen.status, seen.body, meta, extra
 
-    def _error(self, call: Call, err: ProtocolError) -> Any:
+    def _error(self, call: Call, err: ProtocolError) -> Result:
         status, body, extra = self._error_parts(call, err)
         return status, body, _Meta(call.request_id, call.nonce, call.timestamp), extra
 
-    def _error_parts(self, call: Call, err: ProtocolError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    def _error_parts(
+        self, call: Call, err: ProtocolError
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         custom = call.app.messages if call.app else None
         body = encode_body(error_body(err, call.endpoint, custom))
         extra: list[tuple[bytes, bytes]] = []
@@ -365,7 +375,9 @@ class ClientApi:
         try:
             await self.service.after_failure(call, code)
         except Exception:
-            log.exception("could not record the failed call (request id %s)", call.request_id or "-")
+            log.exception(
+                "could not record the failed call (request id %s)", call.request_id or "-"
+            )
 
     @staticmethod
     def _endpoint_formats(call: Call) -> None:
@@ -413,7 +425,7 @@ class ClientApi:
                 break
         return b"".join(chunks)
 
-    async def _public_key(self, client_ip: str, meta: _Meta) -> Any:
+    async def _public_key(self, client_ip: str, meta: _Meta) -> Result:
         try:
             await self._rate_limits(None, client_ip)
         except ProtocolError as err:

@@ -6,7 +6,7 @@ from licentia.domain.fields import FieldSpec as F
 
 SESSION = F("session_id", required=True, max_len=64)
 SID = F("sid", synonyms=("hwid",), max_len=128, identity_text=True)
-IP = F("ip", synonyms=("ip_address",), max_len=4096)
+IP = F("ip", synonyms=("ip_address",), advisory=True)
 
 FIELDS: dict[str, tuple[F, ...]] = {
     "init": (
@@ -14,7 +14,7 @@ FIELDS: dict[str, tuple[F, ...]] = {
         F("app_name", required=True, max_len=64),
         F("secret", required=True, trim=False, max_len=256),
         F("version", required=True, max_len=32, identity_text=True),
-        F("hash", max_len=4096),
+        F("hash", advisory=True),
         IP,
     ),
     "login": (
@@ -27,7 +27,14 @@ FIELDS: dict[str, tuple[F, ...]] = {
     "licenses": (SESSION, F("license_key", required=True, max_len=128), SID, IP),
     "register": (
         SESSION,
-        F("username", required=True, min_len=1, max_len=64, identity_text=True, stored_content=True),
+        F(
+            "username",
+            required=True,
+            min_len=1,
+            max_len=64,
+            identity_text=True,
+            stored_content=True,
+        ),
         F("password", required=True, trim=False, min_len=1, max_len=256),
         F("key", required=True, synonyms=("license_key",), max_len=128),
         F("email", max_len=254, identity_text=True, email=True),
@@ -57,7 +64,14 @@ FIELDS: dict[str, tuple[F, ...]] = {
     "variables/set": (
         SESSION,
         F("var_key", required=True, max_len=64),
-        F("var_value", required=True, trim=False, allow_empty=True, max_bytes=4096, stored_content=True),
+        F(
+            "var_value",
+            required=True,
+            trim=False,
+            allow_empty=True,
+            max_bytes=4096,
+            stored_content=True,
+        ),
     ),
     "logs": (SESSION, F("message", required=True, trim=False, max_len=2000, stored_content=True)),
     "chats/get": (
@@ -75,11 +89,15 @@ FIELDS: dict[str, tuple[F, ...]] = {
     "blacklist/check": (
         SESSION,
         F("hwid", synonyms=("sid",), max_len=128),
-        F("ip", synonyms=("ip_address",), trim=True),
+        F("ip", synonyms=("ip_address",), advisory=True),
     ),
 }
 
-ALIASES = {"license-login": "licenses", "variables/get": "variables", "validate": "validate-session"}
+ALIASES = {
+    "license-login": "licenses",
+    "variables/get": "variables",
+    "validate": "validate-session",
+}
 
 CREDENTIAL_ENDPOINTS = frozenset(
     {"login", "licenses", "register", "extend", "change-password", "device-auth"}
