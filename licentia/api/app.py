@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from licentia import __version__
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
-from licentia.api.netinfo import NetInfo
-from licentia.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from licentia.services.netinfo import NetInfo
+from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from licentia.api.replay import (
     DatabaseReplayStore,
     MemoryReplayStore,

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +26,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from licentia.api.netinfo import NetInfo
-from licentia.api.ratelimit import RateLimiter
+from licentia.services.netinfo import NetInfo
+from licentia.services.ratelimit import RateLimiter
 from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.rules import network_verdict, sid_verdict, version_verdict
@@ -60,6 +61,7 @@ IDENTITY_ENDPOINTS = frozenset(
     {"login", "licenses", "register", "extend", "change-password", "device-auth"}
 )
 _HEX64 = frozenset("0123456789abcdef")
+PRUNE_PROBABILITY = 0.05
 
 
 def session_digest(session_id: str) -> str:
@@ -256,7 +258,9 @@ class ClientService:
         if wait:
             raise ProtocolError(Code.RATE_LIMITED, retry_after=wait)
 
-    def _network_code(self, call: Call, app: AppConfig, ip_text: str | None = None) -> Code | None:
+    def _network_code(
+        self, call: Call, app: AppConfig, ip_text: str | None = None, country: str | None = None
+    ) -> Code | None:
         text = ip_text if ip_text is not None else call.client_ip
         try:
             ip: Any = ipaddress.ip_address(text)
@@ -269,7 +273,7 @@ class ClientService:
             vpn_block=app.vpn_block,
             vpn=self.net.vpn_networks() if app.vpn_block else [],
             blocked_countries=app.blocked_countries,
-            country=call.country,
+            country=call.country if country is None else country,
         )
 
     def _network_rules(self, call: Call, app: AppConfig) -> None:
@@ -286,11 +290,15 @@ class ClientService:
     async def _touch(
         self, conn: AsyncConnection, ctx: SessionCtx, now: datetime, **values: Any
     ) -> None:
-        await conn.execute(
+        """Mark a successful call (and attach an identity): only while the session is live,
+        so a session ended during a password check is never revived."""
+        result = await conn.execute(
             update(sessions)
-            .where(sessions.c.id_hash == ctx.id_hash)
+            .where(sessions.c.id_hash == ctx.id_hash, sessions.c.ended_at.is_(None))
             .values(last_seen_at=now, **values)
         )
+        if result.rowcount != 1:
+            raise ProtocolError(Code.SESSION_EXPIRED)
 
     async def _binding_count(self, conn: AsyncConnection, kind: str, holder_id: str) -> int:
         return int(
@@ -408,6 +416,44 @@ class ClientService:
         if sid or app.sid_allow:
             self._sid_rules(app, sid)
 
+    async def app_for_messages(self, call: Call) -> AppConfig | None:
+        """The request's app, for custom messages on errors found before the session check
+        (0.17): from the session named by `session_id`, or in init from owner_id + app_name."""
+        body = call.body
+        try:
+            async with self.db.read() as conn:
+                if call.endpoint == "init":
+                    owner_id, app_name = body.get("owner_id"), body.get("app_name")
+                    if not isinstance(owner_id, str) or not isinstance(app_name, str):
+                        return None
+                    row = (
+                        await conn.execute(
+                            select(*APP_COLUMNS)
+                            .join(accounts, accounts.c.id == apps.c.owner_account_id)
+                            .where(
+                                accounts.c.owner_id == owner_id.strip(" \t\r\n"),
+                                apps.c.name == app_name.strip(" \t\r\n"),
+                            )
+                        )
+                    ).first()
+                else:
+                    session_id = body.get("session_id")
+                    if not isinstance(session_id, str):
+                        return None
+                    session_id = session_id.strip(" \t\r\n").lower()
+                    if len(session_id) != 64 or not set(session_id) <= _HEX64:
+                        return None
+                    row = (
+                        await conn.execute(
+                            select(*APP_COLUMNS)
+                            .join(sessions, sessions.c.app_id == apps.c.id)
+                            .where(sessions.c.id_hash == session_digest(session_id))
+                        )
+                    ).first()
+                return await self.cache.get(conn, row) if row is not None else None
+        except Exception:  # a message lookup must never turn an error into a failure
+            return None
+
     # ------------------------------------------------------------------ init
 
     async def init(self, call: Call) -> dict[str, Any]:
@@ -415,30 +461,31 @@ class ClientService:
         now = self.clock()
         call.client_version = f["version"]
         async with self.db.write() as conn:
-            owner = (
-                await conn.execute(
-                    select(accounts.c.id, accounts.c.status).where(
-                        accounts.c.owner_id == f["owner_id"]
-                    )
-                )
-            ).first()
-            if owner is None:
-                raise ProtocolError(Code.OWNER_NOT_FOUND)
+            # One query resolves both: no owner row -> OWNER_NOT_FOUND; no app -> APP_NOT_FOUND.
             app_row = (
                 await conn.execute(
-                    select(*APP_COLUMNS).where(
-                        apps.c.owner_account_id == owner.id, apps.c.name == f["app_name"]
+                    select(accounts.c.status.label("owner_status"), *APP_COLUMNS)
+                    .select_from(accounts)
+                    .outerjoin(
+                        apps,
+                        and_(
+                            apps.c.owner_account_id == accounts.c.id,
+                            apps.c.name == f["app_name"],
+                        ),
                     )
+                    .where(accounts.c.owner_id == f["owner_id"])
                 )
             ).first()
             if app_row is None:
+                raise ProtocolError(Code.OWNER_NOT_FOUND)
+            if app_row.id is None:
                 raise ProtocolError(Code.APP_NOT_FOUND)
             app = await self.cache.get(conn, app_row)
             call.app = app
             if not hmac.compare_digest(f["secret"].encode("utf-8", "surrogatepass"), app.secret):
                 raise ProtocolError(Code.INVALID_SECRET)
             self._check_signature(call, app)
-            if not app.is_enabled or owner.status != "active":
+            if not app.is_enabled or app_row.owner_status != "active":
                 raise ProtocolError(Code.APP_DISABLED)
             self._network_rules(call, app)
             code, notice = version_verdict(f["version"], app.latest_version, app.version_rules, now)
@@ -1161,7 +1208,7 @@ class ClientService:
                 .returning(chat_messages.c.id)
             )
             message_id = int(result.scalar_one())
-            if channel.max_messages > 0 and message_id % 50 == 0:
+            if channel.max_messages > 0 and random.random() < PRUNE_PROBABILITY:
                 await self._prune(conn, channel)
             await self._touch(conn, ctx, now)
         return {
@@ -1176,7 +1223,8 @@ class ClientService:
 
     @staticmethod
     async def _prune(conn: AsyncConnection, channel: Any) -> None:
-        """Keep at most `max_messages` per channel (checked every 50th message)."""
+        """Keep at most `max_messages` per channel (checked on about one send in twenty, so a
+        channel overshoots its limit by a few dozen messages at most)."""
         cutoff = (
             await conn.execute(
                 select(chat_messages.c.id)
@@ -1251,9 +1299,12 @@ class ClientService:
             ctx = await self._open_session(conn, call, now)
             await self._touch(conn, ctx, now)
         app = ctx.app
-        ip_text = f.get("ip", "")
-        ip_text = ip_text if _is_ip(ip_text) else call.client_ip
-        code = self._network_code(call, app, ip_text)
+        tested = str(f.get("ip") or "")
+        if _is_ip(tested):
+            # A body IP is evaluated as that address, with that address's own country.
+            code = self._network_code(call, app, tested, self.net.country(tested, {}, False))
+        else:
+            code = self._network_code(call, app)
         if code is None:
             sid = str(f.get("hwid") or "")
             code = (

@@ -390,6 +390,14 @@ signing_keys = Table(
     Column("status", String(8), nullable=False),  # active|retired
     Column("created_at", UTCDateTime, nullable=False),
     Column("activated_at", UTCDateTime),
+    # At most one active key, even when several processes start at once.
+    Index(
+        "uq_signing_keys_active",
+        "status",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
 )
 
 # Nonces seen by the client API (client protocol 0.7), shared by every worker process.

@@ -17,8 +17,8 @@ from typing import Any
 
 from licentia.api.client_v2.endpoints import CREDENTIAL_ENDPOINTS, FIELDS, canonical
 from licentia.api.envelope import Signer, encode_body, error_body, resolve_message
-from licentia.api.netinfo import NetInfo
-from licentia.api.ratelimit import RateLimiter
+from licentia.services.netinfo import NetInfo
+from licentia.services.ratelimit import RateLimiter
 from licentia.api.replay import ReplayStore
 from licentia.config import Settings
 from licentia.crypto.canonical import canonical_json
@@ -31,6 +31,8 @@ from licentia.services.client_calls import Call
 log = logging.getLogger("licentia.api")
 
 PREFIX = "/api/v2/"
+# Codes found at steps 8 and 9, before the session check names the app.
+_FIELD_CODES = frozenset({Code.MISSING_FIELDS, Code.INVALID_INPUT, Code.INVALID_DEVICE_TYPE})
 _META_CHARS = re.compile(r"[\x21-\x7e]{1,128}")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -284,7 +286,9 @@ class ClientApi:
             nonce=meta.nonce,
             timestamp=meta.timestamp,
         )
-        sig = headers.get(b"x-v2-signature") or headers.get(b"x-auth-signature")
+        sig = headers.get(b"x-v2-signature")
+        if sig is None:
+            sig = headers.get(b"x-auth-signature")
         call.signature = sig.decode("latin-1") if sig is not None else None
         try:
             # Step 5: rate limits (general, credentials).
@@ -295,7 +299,7 @@ class ClientApi:
                 if abs(now_ms - meta.timestamp) > self.window * 1000:
                     raise ProtocolError(Code.REQUEST_EXPIRED)
         except ProtocolError as err:
-            return self._error(call, err)
+            return await self._error(call, err)
         # Step 7: nonce.
         if meta.nonce:
             digest = hashlib.sha256(raw).hexdigest()
@@ -309,21 +313,25 @@ class ClientApi:
 
     async def _replayed(self, call: Call, seen: Any, digest: str, meta: _Meta) -> Result:
         if seen.request_id != meta.request_id or seen.body_sha256 != digest:
-            return self._error(call, ProtocolError(Code.REPLAY_DETECTED))
+            return await self._error(call, ProtocolError(Code.REPLAY_DETECTED))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5.0
         while seen is not None and seen.status is None and loop.time() < deadline:
             await asyncio.sleep(0.05)
             seen = await self.replay.fetch(meta.nonce)
         if seen is None or seen.status is None or seen.body is None:
-            return self._error(call, ProtocolError(Code.REPLAY_DETECTED))
+            return await self._error(call, ProtocolError(Code.REPLAY_DETECTED))
         extra: list[tuple[bytes, bytes]] = []
         if seen.status == 429:
             retry = json.loads(seen.body).get("retry_after", 1)
             extra.append((b"retry-after", str(retry).encode()))
         return seen.status, seen.body, meta, extra
 
-    def _error(self, call: Call, err: ProtocolError) -> Result:
+    async def _error(self, call: Call, err: ProtocolError) -> Result:
+        """An error found before the endpoint ran (steps 5 to 7)."""
+        if err.code is not Code.RATE_LIMITED:
+            # Bucket rejections stay database-free, so a flood costs no queries.
+            call.app = await self.service.app_for_messages(call)
         status, body, extra = self._error_parts(call, err)
         return status, body, _Meta(call.request_id, call.nonce, call.timestamp), extra
 
@@ -351,6 +359,8 @@ class ClientApi:
             call.reported_ip = valid_ip(reported) if isinstance(reported, str) else ""
             payload = await self.handlers[endpoint](call)
         except ProtocolError as err:
+            if call.app is None and err.code in _FIELD_CODES:
+                call.app = await self.service.app_for_messages(call)
             await self._after_failure(call, err.code)
             return self._error_parts(call, err)
         except Exception:

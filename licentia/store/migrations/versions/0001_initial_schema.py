@@ -62,6 +62,14 @@ def upgrade() -> None:
         sa.Column("activated_at", licentia.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_signing_keys")),
     )
+    op.create_index(
+        "uq_signing_keys_active",
+        "signing_keys",
+        ["status"],
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    )
     op.create_table(
         "apps",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -526,6 +534,7 @@ def downgrade() -> None:
     op.drop_table("auth_events")
     op.drop_table("allowed_hashes")
     op.drop_table("apps")
+    op.drop_index("uq_signing_keys_active", table_name="signing_keys")
     op.drop_table("signing_keys")
     with op.batch_alter_table("replay_cache", schema=None) as batch_op:
         batch_op.drop_index("ix_replay_cache_expires")
