@@ -1,0 +1,1255 @@
+"""The `licentia` command line: serve, quickstart, migrate, and the admin commands.
+
+Settings come from `LICENTIA_*` environment variables; `--data-dir` overrides
+`LICENTIA_DATA_DIR`. Every command applies pending migrations first, so a fresh data folder
+just works, and has `--json` (exactly one JSON object on stdout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import secrets
+import string
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.syntax import Syntax
+
+from licentia.cli._support import (
+    CliState,
+    console,
+    emit_json,
+    guard,
+    load_settings,
+    mask_url,
+    migrate,
+    parse_when,
+    run,
+    set_env,
+    show,
+    stderr_is_tty,
+    usage,
+    warn,
+)
+from licentia.config import Settings
+from licentia.domain.timeutil import iso_z
+from licentia.services import admin, signing_keys
+from licentia.services.runtime import Runtime
+
+app = typer.Typer(
+    name="licentia",
+    help="Licentia: a self-hosted license server speaking the AuthlyX v2 client protocol.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+owner_app = typer.Typer(help="Owner accounts.", no_args_is_help=True)
+app_app = typer.Typer(help="Apps and their settings.", no_args_is_help=True)
+subscription_app = typer.Typer(help="Subscriptions.", no_args_is_help=True)
+license_app = typer.Typer(help="License keys.", no_args_is_help=True)
+user_app = typer.Typer(help="End users of an app.", no_args_is_help=True)
+device_app = typer.Typer(help="Hardware devices (device-auth).", no_args_is_help=True)
+variable_app = typer.Typer(help="App variables.", no_args_is_help=True)
+channel_app = typer.Typer(help="Chat channels and mutes.", no_args_is_help=True)
+signing_key_app = typer.Typer(help="The server's response-signing key.", no_args_is_help=True)
+rule_app = typer.Typer(help="IP and SID allow/deny rules.", no_args_is_help=True)
+version_app = typer.Typer(help="Version-control rules.", no_args_is_help=True)
+hash_app = typer.Typer(help="Allowed application hashes.", no_args_is_help=True)
+response_app = typer.Typer(help="Custom client messages.", no_args_is_help=True)
+
+for _name, _sub in (
+    ("owner", owner_app),
+    ("app", app_app),
+    ("subscription", subscription_app),
+    ("license", license_app),
+    ("user", user_app),
+    ("device", device_app),
+    ("variable", variable_app),
+    ("channel", channel_app),
+    ("signing-key", signing_key_app),
+    ("rule", rule_app),
+    ("version", version_app),
+    ("hash", hash_app),
+    ("response", response_app),
+):
+    app.add_typer(_sub, name=_name)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+AppOpt = Annotated[str, typer.Option("--app", help="App id (the UUID `app create` printed).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Reason, kept with the change.")]
+
+DEMO_OWNER = "demo"
+DEMO_APP = "DemoApp"
+DEMO_SUBSCRIPTION = "Default"
+DEMO_KEYS = 5
+DEMO_DAYS = 30
+PROGRESS_THRESHOLD = 2000
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Data folder (SQLite database, master key); overrides LICENTIA_DATA_DIR.",
+            file_okay=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = CliState(data_dir=data_dir)
+
+
+# -- server ------------------------------------------------------------------------------
+
+
+def _uvicorn_log_config(json_mode: bool) -> dict[str, Any] | None:
+    if not json_mode:
+        return None  # uvicorn's defaults
+    from uvicorn.config import LOGGING_CONFIG
+
+    # Keep stdout for the one JSON object: access lines go to stderr as well.
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
+
+
+def _serve(
+    settings: Settings, host: str, port: int, workers: int, json_mode: bool, *, announce: bool
+) -> None:
+    """Run the API server in the foreground (after migrations and the signing key)."""
+    kid = guard(json_mode, lambda: _prepare_server(settings))
+    # Worker processes build their own Settings from the environment: hand everything down.
+    set_env(
+        {
+            "LICENTIA_DATA_DIR": str(settings.data_dir.resolve()),
+            "LICENTIA_HOST": host,
+            "LICENTIA_PORT": str(port),
+            "LICENTIA_WORKERS": str(workers),
+        }
+    )
+    url = f"http://{_url_host(host)}:{port}"
+    if announce:
+        if json_mode:
+            emit_json({"serving": True, "url": url, "workers": workers, "kid": kid})
+        else:
+            console(stderr=True).print(f"Licentia on {url} ({workers} worker(s)); kid {kid}")
+    import uvicorn
+
+    uvicorn.run(
+        "licentia.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        log_config=_uvicorn_log_config(json_mode),
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+    )
+
+
+def _prepare_server(settings: Settings) -> str:
+    migrate(settings)
+
+    async def work() -> str:
+        rt = Runtime.build(settings)
+        try:
+            return (await signing_keys.ensure_active(rt)).kid
+        finally:
+            await rt.close()
+
+    return asyncio.run(work())
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+HostOpt = Annotated[
+    str | None, typer.Option("--host", help="Bind address (default LICENTIA_HOST or 127.0.0.1).")
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option("--port", min=1, max=65535, help="Port (default LICENTIA_PORT or 8080)."),
+]
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Worker processes (default 1).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the client API server."""
+    settings = guard(json_out, lambda: load_settings(ctx))
+    _serve(
+        settings,
+        host if host is not None else settings.host,
+        port if port is not None else settings.port,
+        workers if workers is not None else settings.workers,
+        json_out,
+        announce=True,
+    )
+
+
+@app.command()
+def quickstart(
+    ctx: typer.Context,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Exit after printing instead of serving.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set up a demo owner, app and keys, print an SDK snippet, then serve."""
+    settings = guard(json_out, lambda: load_settings(ctx))
+    bind_host = host if host is not None else settings.host
+    bind_port = port if port is not None else settings.port
+    guard(json_out, lambda: settings.data_dir.mkdir(parents=True, exist_ok=True))
+    result = run(ctx, json_out, _quickstart, settings=settings)
+    api = f"http://{_url_host(bind_host)}:{bind_port}/api/v2"
+    result["api_url"] = api
+    if json_out:
+        emit_json(result)
+    else:
+        _print_quickstart(result, api)
+    if not no_serve:
+        _serve(settings, bind_host, bind_port, settings.workers, json_out, announce=False)
+
+
+async def _quickstart(rt: Runtime) -> dict[str, Any]:
+    key = await signing_keys.ensure_active(rt)
+    owner = await admin.find_owner_by_username(rt, DEMO_OWNER)
+    password: str | None = None
+    if owner is None:
+        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(16))
+        owner = await admin.create_owner(rt, DEMO_OWNER, password)
+    found = await admin.find_app(rt, owner.owner_id, DEMO_APP)
+    if found is None:
+        created = await admin.create_app(rt, owner.owner_id, DEMO_APP)
+        app_id, app_name, secret = created.app_id, created.app_name, created.secret
+    else:
+        app_id, app_name = found.app_id, found.app_name
+        secret = await admin.get_app_secret(rt, app_id)
+    if await admin.get_subscription(rt, app_id, DEMO_SUBSCRIPTION) is None:
+        await admin.create_subscription(rt, app_id, DEMO_SUBSCRIPTION, 1)
+    keys = await admin.unused_keys(rt, app_id, limit=DEMO_KEYS)
+    new_keys = not keys
+    if new_keys:
+        keys = await admin.generate_licenses(
+            rt,
+            app_id,
+            DEMO_SUBSCRIPTION,
+            days=DEMO_DAYS,
+            count=DEMO_KEYS,
+            created_by="quickstart",
+        )
+    return {
+        "owner_id": owner.owner_id,
+        "owner_username": owner.username,
+        "owner_password": password,
+        "app_id": app_id,
+        "app_name": app_name,
+        "secret": secret,
+        "kid": key.kid,
+        "public_key_pem": key.pem,
+        "keys": keys,
+        "new_keys": new_keys,
+    }
+
+
+def sdk_snippet(owner_id: str, app_name: str, secret: str, api: str, pem: str) -> str:
+    """A ready-to-paste Python SDK (`authlyx-api`) example for this server."""
+
+    def lit(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)  # a valid Python string literal too
+
+    return (
+        "from authlyx_api import Auth\n"
+        "\n"
+        "auth = Auth(\n"
+        f"    ownerId={lit(owner_id)},\n"
+        f"    appName={lit(app_name)},\n"
+        '    version="1.0.0",\n'
+        f"    secret={lit(secret)},\n"
+        f"    api={lit(api)},\n"
+        f'    serverPublicKeyPem="""{pem.strip()}\n""",\n'
+        "    requireSignedResponses=True,\n"
+        ")\n"
+        "auth.Init()\n"
+        'auth.LicenseLogin(input("License key: "))\n'
+    )
+
+
+def _print_quickstart(result: dict[str, Any], api: str) -> None:
+    out = console()
+    lines = [
+        f"[bold]Owner[/bold]     {result['owner_username']} (owner id {result['owner_id']})",
+    ]
+    if result["owner_password"]:
+        lines.append(
+            f"[bold]Password[/bold]  {result['owner_password']}  [dim](shown only this once)[/dim]"
+        )
+    else:
+        lines.append("[bold]Password[/bold]  [dim](existing owner; unchanged)[/dim]")
+    lines += [
+        f"[bold]App[/bold]       {result['app_name']} (id {result['app_id']})",
+        f"[bold]Secret[/bold]    {result['secret']}",
+        f"[bold]API[/bold]       {api}",
+        f"[bold]Key id[/bold]    {result['kid']}",
+    ]
+    out.print(Panel("\n".join(lines), title="Licentia quickstart", expand=False))
+    label = "New license keys" if result["new_keys"] else "Unused license keys"
+    out.print(f"[bold]{label}[/bold] ({DEMO_DAYS} days, subscription {DEMO_SUBSCRIPTION}):")
+    for key in result["keys"]:
+        out.print(f"  {key}", highlight=False)
+    out.print("\n[bold]Server public key[/bold] (the SDK's serverPublicKeyPem):")
+    out.print(result["public_key_pem"].strip(), highlight=False, markup=False)
+    out.print("\n[bold]Python SDK[/bold] (pip install authlyx-api):")
+    snippet = sdk_snippet(
+        result["owner_id"], result["app_name"], result["secret"], api, result["public_key_pem"]
+    )
+    out.print(Syntax(snippet, "python", theme="ansi_dark", word_wrap=True))
+
+
+@app.command("migrate")
+def migrate_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Apply pending database migrations."""
+
+    def step() -> str:
+        settings = load_settings(ctx)
+        migrate(settings)
+        return settings.resolved_database_url
+
+    url = guard(json_out, step)
+    if json_out:
+        emit_json({"migrated": True, "database": mask_url(url)})
+    else:
+        console().print(f"Database is up to date: {mask_url(url)}", markup=False)
+
+
+# -- owners ------------------------------------------------------------------------------
+
+
+@owner_app.command("create")
+def owner_create(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Option("--username", help="Login name (unique).")],
+    password: Annotated[str, typer.Option("--password", help="Initial password.")],
+    email: Annotated[str, typer.Option("--email")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an owner account."""
+    owner = run(ctx, json_out, lambda rt: admin.create_owner(rt, username, password, email))
+    show(
+        json_out,
+        {
+            "owner_id": owner.owner_id,
+            "id": owner.id,
+            "username": owner.username,
+            "public_id": owner.public_id,
+            "email": owner.email,
+        },
+        title="Owner created",
+    )
+
+
+def _owner_status(ctx: typer.Context, owner_id: str, status: str, json_out: bool) -> None:
+    owner = run(ctx, json_out, lambda rt: admin.set_owner_status(rt, owner_id, status))
+    show(json_out, {"owner_id": owner.owner_id, "username": owner.username, "status": owner.status})
+
+
+@owner_app.command("suspend")
+def owner_suspend(
+    ctx: typer.Context,
+    owner_id: Annotated[str, typer.Argument(help="8-digit owner id.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Suspend an owner: its apps answer APP_DISABLED."""
+    _owner_status(ctx, owner_id, "suspended", json_out)
+
+
+@owner_app.command("unsuspend")
+def owner_unsuspend(
+    ctx: typer.Context,
+    owner_id: Annotated[str, typer.Argument(help="8-digit owner id.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Reactivate a suspended owner."""
+    _owner_status(ctx, owner_id, "active", json_out)
+
+
+# -- apps --------------------------------------------------------------------------------
+
+
+@app_app.command("create")
+def app_create(
+    ctx: typer.Context,
+    owner: Annotated[str, typer.Option("--owner", help="8-digit owner id.")],
+    name: Annotated[str, typer.Option("--name", help="App name, as clients send it.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an app; prints its secret."""
+    created = run(ctx, json_out, lambda rt: admin.create_app(rt, owner, name))
+    show(
+        json_out,
+        {
+            "app_id": created.app_id,
+            "owner_id": created.owner_id,
+            "app_name": created.app_name,
+            "secret": created.secret,
+        },
+        title="App created",
+    )
+
+
+@app_app.command("set")
+def app_set(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(help="App id.")],
+    setting: Annotated[str, typer.Argument(help=f"One of: {', '.join(admin.APP_SETTINGS)}.")],
+    value: Annotated[str, typer.Argument(help="New value (booleans: true/false, on/off, ...).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Change one app setting."""
+    change = run(ctx, json_out, lambda rt: admin.set_app_setting(rt, app_id, setting, value))
+    warn(json_out, change.warnings)
+    show(
+        json_out,
+        {
+            "app_id": change.app_id,
+            "setting": change.setting,
+            "value": change.value,
+            "warnings": change.warnings,
+        },
+    )
+
+
+@app_app.command("show")
+def app_show(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(help="App id.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show an app's settings."""
+
+    async def work(rt: Runtime) -> dict[str, Any]:
+        info = await admin.get_app(rt, app_id)
+        data: dict[str, Any] = {
+            "app_id": info.app_id,
+            "owner_id": info.owner_id,
+            "app_name": info.app_name,
+        }
+        data.update(await admin.get_app_settings(rt, app_id))
+        return data
+
+    show(json_out, run(ctx, json_out, work), title="App")
+
+
+@app_app.command("secret")
+def app_secret(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(help="App id.")],
+    regenerate: Annotated[
+        bool,
+        typer.Option("--regenerate", help="Replace the secret (new inits need the new one)."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show (or regenerate) an app's secret."""
+    fn = admin.regenerate_secret if regenerate else admin.get_app_secret
+    secret = run(ctx, json_out, lambda rt: fn(rt, app_id))
+    if regenerate:
+        warn(json_out, ["clients built with the old secret can no longer init"])
+    show(json_out, {"app_id": app_id, "secret": secret, "regenerated": regenerate})
+
+
+# -- subscriptions -----------------------------------------------------------------------
+
+
+@subscription_app.command("create")
+def subscription_create(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    name: Annotated[str, typer.Option("--name")],
+    level: Annotated[int, typer.Option("--level")] = 1,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a subscription."""
+    sub = run(ctx, json_out, lambda rt: admin.create_subscription(rt, app_id, name, level))
+    show(json_out, {"id": sub.id, "app_id": sub.app_id, "name": sub.name, "level": sub.level})
+
+
+# -- licenses ----------------------------------------------------------------------------
+
+
+def _one_term(json_mode: bool, days: int | None, expires: str | None, lifetime: bool) -> None:
+    if sum((days is not None, expires is not None, lifetime)) != 1:
+        usage(json_mode, "give exactly one of --days, --expires and --lifetime")
+
+
+@license_app.command("generate")
+def license_generate(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    subscription: Annotated[str, typer.Option("--subscription", help="Subscription name.")],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Term in days, starting at first use.")
+    ] = None,
+    expires: Annotated[str | None, typer.Option("--expires", help="Fixed expiry (ISO).")] = None,
+    lifetime: Annotated[bool, typer.Option("--lifetime", help="Never expires.")] = False,
+    device_limit: Annotated[int, typer.Option("--device-limit", help="0 = unlimited.")] = 1,
+    count: Annotated[int, typer.Option("--count", help="How many keys (1-100000).")] = 1,
+    mask: Annotated[
+        str, typer.Option("--mask", help="X or * = random character; others literal.")
+    ] = admin.DEFAULT_MASK,
+    note: Annotated[str, typer.Option("--note")] = "",
+    capital: Annotated[bool, typer.Option("--capital/--no-capital", help="Use A-Z.")] = True,
+    lowercase: Annotated[bool, typer.Option("--lowercase/--no-lowercase", help="Use a-z.")] = False,
+    numbers: Annotated[bool, typer.Option("--numbers/--no-numbers", help="Use 0-9.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate license keys from a mask (all or none)."""
+    _one_term(json_out, days, expires, lifetime)
+    when = parse_when(json_out, "--expires", expires)
+    interactive = not json_out and count >= PROGRESS_THRESHOLD and stderr_is_tty()
+
+    async def work(rt: Runtime) -> list[str]:
+        kwargs: dict[str, Any] = {
+            "days": days,
+            "expires": when,
+            "lifetime": lifetime,
+            "device_limit": device_limit,
+            "count": count,
+            "mask": mask,
+            "note": note,
+            "use_capital": capital,
+            "use_lowercase": lowercase,
+            "use_numbers": numbers,
+        }
+        if not interactive:
+            return await admin.generate_licenses(rt, app_id, subscription, **kwargs)
+        with Progress(
+            TextColumn("Generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("keys", total=count)
+            update: Callable[[int], None] = lambda done: progress.update(task, completed=done)  # noqa: E731
+            return await admin.generate_licenses(
+                rt, app_id, subscription, progress=update, **kwargs
+            )
+
+    keys = run(ctx, json_out, work)
+    if json_out:
+        emit_json({"keys": keys})
+        return
+    for key in keys:  # plain lines, so the output can be piped into a file
+        typer.echo(key)
+    console(stderr=True).print(f"{len(keys)} key(s) generated.")
+
+
+@license_app.command("add")
+def license_add(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    key: Annotated[str, typer.Option("--key", help="The key (1-64 of A-Z a-z 0-9 - _).")],
+    subscription: Annotated[str, typer.Option("--subscription")],
+    days: Annotated[int | None, typer.Option("--days")] = None,
+    expires: Annotated[str | None, typer.Option("--expires")] = None,
+    lifetime: Annotated[bool, typer.Option("--lifetime")] = False,
+    device_limit: Annotated[int, typer.Option("--device-limit")] = 1,
+    note: Annotated[str, typer.Option("--note")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Add one specific key (no term given = lifetime)."""
+    if sum((days is not None, expires is not None, lifetime)) > 1:
+        usage(json_out, "give at most one of --days, --expires and --lifetime")
+    when = parse_when(json_out, "--expires", expires)
+    state = run(
+        ctx,
+        json_out,
+        lambda rt: admin.add_license(
+            rt,
+            app_id,
+            key,
+            subscription,
+            days=days,
+            expires=when,
+            lifetime=lifetime,
+            device_limit=device_limit,
+            note=note,
+        ),
+    )
+    show(json_out, _license_data(state, "add"))
+
+
+def _license_data(state: admin.LicenseState, action: str) -> dict[str, Any]:
+    return {
+        "key": state.key,
+        "app_id": state.app_id,
+        "action": action,
+        "banned": state.banned,
+        "paused": state.paused,
+        "status": state.status,
+    }
+
+
+def _license_action(
+    ctx: typer.Context, action: str, app_id: str, key: str, reason: str, json_out: bool
+) -> None:
+    fn = {
+        "ban": admin.ban_license,
+        "unban": admin.unban_license,
+        "pause": admin.pause_license,
+        "unpause": admin.unpause_license,
+    }[action]
+    state = run(ctx, json_out, lambda rt: fn(rt, app_id, key, reason))
+    show(json_out, _license_data(state, action))
+
+
+KeyArg = Annotated[str, typer.Argument(help="License key.")]
+
+
+@license_app.command("ban")
+def license_ban(
+    ctx: typer.Context,
+    key: KeyArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Ban a key; ends its sessions."""
+    _license_action(ctx, "ban", app_id, key, reason, json_out)
+
+
+@license_app.command("unban")
+def license_unban(
+    ctx: typer.Context,
+    key: KeyArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Lift a key's ban."""
+    _license_action(ctx, "unban", app_id, key, reason, json_out)
+
+
+@license_app.command("pause")
+def license_pause(
+    ctx: typer.Context,
+    key: KeyArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Pause a key (its time stops); ends its sessions."""
+    _license_action(ctx, "pause", app_id, key, reason, json_out)
+
+
+@license_app.command("unpause")
+def license_unpause(
+    ctx: typer.Context,
+    key: KeyArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Resume a paused key; its expiry moves forward by the paused time."""
+    _license_action(ctx, "unpause", app_id, key, reason, json_out)
+
+
+# -- users -------------------------------------------------------------------------------
+
+UsernameArg = Annotated[str, typer.Argument(help="Username (case-insensitive).")]
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    username: Annotated[str, typer.Option("--username")],
+    password: Annotated[str, typer.Option("--password")],
+    subscription: Annotated[str, typer.Option("--subscription")],
+    days: Annotated[int | None, typer.Option("--days")] = None,
+    expires: Annotated[str | None, typer.Option("--expires")] = None,
+    lifetime: Annotated[bool, typer.Option("--lifetime")] = False,
+    email: Annotated[str, typer.Option("--email")] = "",
+    device_limit: Annotated[int, typer.Option("--device-limit")] = 1,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an end user (no term given = lifetime)."""
+    if sum((days is not None, expires is not None, lifetime)) > 1:
+        usage(json_out, "give at most one of --days, --expires and --lifetime")
+    when = parse_when(json_out, "--expires", expires)
+    state = run(
+        ctx,
+        json_out,
+        lambda rt: admin.create_user(
+            rt,
+            app_id,
+            username,
+            password,
+            subscription,
+            days=days,
+            expires=when,
+            lifetime=lifetime,
+            email=email,
+            device_limit=device_limit,
+        ),
+    )
+    show(
+        json_out,
+        {
+            "id": state.id,
+            "app_id": state.app_id,
+            "username": state.name,
+            "expiry_date": iso_z(state.expires_at) or None,
+        },
+    )
+
+
+def _user_action(
+    ctx: typer.Context, action: str, app_id: str, username: str, reason: str, json_out: bool
+) -> None:
+    fn = {
+        "ban": admin.ban_user,
+        "unban": admin.unban_user,
+        "pause": admin.pause_user,
+        "unpause": admin.unpause_user,
+    }[action]
+    state = run(ctx, json_out, lambda rt: fn(rt, app_id, username, reason))
+    show(
+        json_out,
+        {
+            "username": state.name,
+            "app_id": state.app_id,
+            "action": action,
+            "banned": state.banned,
+            "paused": state.paused,
+        },
+    )
+
+
+@user_app.command("ban")
+def user_ban(
+    ctx: typer.Context,
+    username: UsernameArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Ban a user; ends their sessions."""
+    _user_action(ctx, "ban", app_id, username, reason, json_out)
+
+
+@user_app.command("unban")
+def user_unban(
+    ctx: typer.Context,
+    username: UsernameArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Lift a user's ban."""
+    _user_action(ctx, "unban", app_id, username, reason, json_out)
+
+
+@user_app.command("pause")
+def user_pause(
+    ctx: typer.Context,
+    username: UsernameArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Pause a user (their time stops); ends their sessions."""
+    _user_action(ctx, "pause", app_id, username, reason, json_out)
+
+
+@user_app.command("unpause")
+def user_unpause(
+    ctx: typer.Context,
+    username: UsernameArg,
+    app_id: AppOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Resume a paused user."""
+    _user_action(ctx, "unpause", app_id, username, reason, json_out)
+
+
+@user_app.command("delete")
+def user_delete(
+    ctx: typer.Context, username: UsernameArg, app_id: AppOpt, json_out: JsonOpt = False
+) -> None:
+    """Delete a user; ends their sessions (keys they redeemed stay used)."""
+    run(ctx, json_out, lambda rt: admin.delete_user(rt, app_id, username))
+    show(json_out, {"username": username, "app_id": app_id, "action": "delete", "deleted": True})
+
+
+# -- devices -----------------------------------------------------------------------------
+
+DeviceTypeOpt = Annotated[str, typer.Option("--type", help="motherboard or processor.")]
+DeviceIdOpt = Annotated[str, typer.Option("--id", help="Device id (case-insensitive).")]
+
+
+@device_app.command("create")
+def device_create(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    device_type: DeviceTypeOpt,
+    device_id: DeviceIdOpt,
+    subscription: Annotated[str, typer.Option("--subscription")],
+    days: Annotated[int | None, typer.Option("--days")] = None,
+    lifetime: Annotated[bool, typer.Option("--lifetime")] = False,
+    name: Annotated[str, typer.Option("--name")] = "",
+    email: Annotated[str, typer.Option("--email")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a hardware device for device-auth."""
+    _one_term(json_out, days, None, lifetime)
+    state = run(
+        ctx,
+        json_out,
+        lambda rt: admin.create_device(
+            rt,
+            app_id,
+            device_type,
+            device_id,
+            subscription,
+            days=days,
+            lifetime=lifetime,
+            name=name,
+            email=email,
+        ),
+    )
+    show(
+        json_out,
+        {
+            "id": state.id,
+            "app_id": state.app_id,
+            "device_type": state.device_type,
+            "device_id": state.name,
+            "expiry_date": iso_z(state.expires_at) or None,
+        },
+    )
+
+
+def _device_action(
+    ctx: typer.Context,
+    action: str,
+    app_id: str,
+    device_type: str,
+    device_id: str,
+    reason: str,
+    json_out: bool,
+) -> None:
+    fn = {
+        "ban": admin.ban_device,
+        "unban": admin.unban_device,
+        "pause": admin.pause_device,
+        "unpause": admin.unpause_device,
+    }[action]
+    state = run(ctx, json_out, lambda rt: fn(rt, app_id, device_type, device_id, reason))
+    show(
+        json_out,
+        {
+            "app_id": state.app_id,
+            "device_type": state.device_type,
+            "device_id": state.name,
+            "action": action,
+            "banned": state.banned,
+            "paused": state.paused,
+        },
+    )
+
+
+@device_app.command("ban")
+def device_ban(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    device_type: DeviceTypeOpt,
+    device_id: DeviceIdOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Ban a device; ends its sessions."""
+    _device_action(ctx, "ban", app_id, device_type, device_id, reason, json_out)
+
+
+@device_app.command("unban")
+def device_unban(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    device_type: DeviceTypeOpt,
+    device_id: DeviceIdOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Lift a device's ban."""
+    _device_action(ctx, "unban", app_id, device_type, device_id, reason, json_out)
+
+
+@device_app.command("pause")
+def device_pause(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    device_type: DeviceTypeOpt,
+    device_id: DeviceIdOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Pause a device (its time stops); ends its sessions."""
+    _device_action(ctx, "pause", app_id, device_type, device_id, reason, json_out)
+
+
+@device_app.command("unpause")
+def device_unpause(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    device_type: DeviceTypeOpt,
+    device_id: DeviceIdOpt,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Resume a paused device."""
+    _device_action(ctx, "unpause", app_id, device_type, device_id, reason, json_out)
+
+
+# -- variables and channels --------------------------------------------------------------
+
+
+@variable_app.command("set")
+def variable_set(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    key: Annotated[str, typer.Option("--key", help="1-64 of A-Z a-z 0-9 _ . -")],
+    value: Annotated[str, typer.Option("--value", help="At most 4096 bytes.")],
+    read_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--read-only/--writable",
+            help="Clients may not change it (default on creation: writable; kept on update).",
+            show_default=False,
+        ),
+    ] = None,
+    auth_required: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth-required/--no-auth-required",
+            help="Only logged-in clients may read it (default on creation: no).",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create or update a variable."""
+    writable = None if read_only is None else not read_only
+    var = run(
+        ctx,
+        json_out,
+        lambda rt: admin.set_variable(rt, app_id, key, value, writable, auth_required),
+    )
+    warn(json_out, var.warnings)
+    show(
+        json_out,
+        {
+            "app_id": var.app_id,
+            "key": var.key,
+            "value": var.value,
+            "writable": var.writable,
+            "auth_required": var.auth_required,
+            "created": var.created,
+            "warnings": var.warnings,
+        },
+    )
+
+
+@channel_app.command("create")
+def channel_create(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    name: Annotated[str, typer.Option("--name", help="1-64 of A-Z a-z 0-9 _ . -")],
+    send_delay: Annotated[
+        int, typer.Option("--send-delay", help="Seconds between a user's messages.")
+    ] = 2,
+    max_messages: Annotated[
+        int, typer.Option("--max-messages", help="Older messages beyond this are pruned.")
+    ] = 10000,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a chat channel."""
+    channel = run(
+        ctx,
+        json_out,
+        lambda rt: admin.create_channel(rt, app_id, name, send_delay, max_messages),
+    )
+    show(
+        json_out,
+        {
+            "id": channel.id,
+            "app_id": channel.app_id,
+            "name": channel.name,
+            "send_delay": channel.send_delay,
+            "max_messages": channel.max_messages,
+        },
+    )
+
+
+@channel_app.command("mute")
+def channel_mute(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    username: Annotated[str, typer.Option("--username")],
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="One channel (default: every channel).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="ISO end (default: permanent).")
+    ] = None,
+    reason: ReasonOpt = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Mute a user in one channel or app-wide."""
+    when = parse_when(json_out, "--until", until)
+    mute = run(
+        ctx, json_out, lambda rt: admin.mute_user(rt, app_id, username, channel, when, reason)
+    )
+    show(
+        json_out,
+        {
+            "id": mute.id,
+            "app_id": mute.app_id,
+            "username": username,
+            "channel": channel,
+            "expires_at": iso_z(mute.expires_at) or None,
+        },
+    )
+
+
+# -- signing keys ------------------------------------------------------------------------
+
+
+@signing_key_app.command("show")
+def signing_key_show(
+    ctx: typer.Context,
+    pem: Annotated[bool, typer.Option("--pem", help="Print only the PEM.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the active public key (created on first use)."""
+    key = run(ctx, json_out, signing_keys.ensure_active)
+    if json_out:
+        emit_json({"kid": key.kid, "pem": key.pem, "der_base64": key.der_base64})
+    elif pem:
+        sys.stdout.write(key.pem)
+        sys.stdout.flush()
+    else:
+        body = f"kid {key.kid}\n\n{key.pem.strip()}\n\nDER (base64): {key.der_base64}"
+        console().print(
+            Panel(body, title="Server signing key (serverPublicKeyPem)", expand=False),
+            markup=False,
+        )
+
+
+@signing_key_app.command("rotate")
+def signing_key_rotate(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Create and activate a new signing key; the old one is retired."""
+
+    async def work(rt: Runtime) -> tuple[str | None, signing_keys.KeyInfo]:
+        old = await signing_keys.load_active(rt)
+        new = await signing_keys.create(rt, activate=True)
+        return (old.kid if old else None), new
+
+    previous, key = run(ctx, json_out, work)
+    message = (
+        f"clients embedding the previous key{f' ({previous})' if previous else ''} stop "
+        "verifying responses: ship the new public key to them"
+    )
+    if json_out:
+        emit_json(
+            {
+                "kid": key.kid,
+                "pem": key.pem,
+                "der_base64": key.der_base64,
+                "previous_kid": previous,
+                "warnings": [message],
+            }
+        )
+        return
+    warn(False, [message])
+    console().print(
+        Panel(f"kid {key.kid}\n\n{key.pem.strip()}", title="New active signing key", expand=False),
+        markup=False,
+    )
+
+
+# -- rules -------------------------------------------------------------------------------
+
+ListOpt = Annotated[str, typer.Option("--list", help="allow or deny.")]
+
+
+@rule_app.command("ip-add")
+def rule_ip_add(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    value: Annotated[str, typer.Option("--value", help="IPv4/IPv6 address or CIDR range.")],
+    list_: ListOpt = "deny",
+    note: Annotated[str, typer.Option("--note")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Add an IP rule."""
+    rule = run(ctx, json_out, lambda rt: admin.add_ip_rule(rt, app_id, value, list_, note))
+    show(
+        json_out,
+        {
+            "id": rule.id,
+            "app_id": rule.app_id,
+            "value": rule.value,
+            "list": rule.list,
+            "created": rule.created,
+        },
+    )
+
+
+@rule_app.command("sid-add")
+def rule_sid_add(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    sid: Annotated[str, typer.Option("--sid", help="SID (compared case-insensitively).")],
+    list_: ListOpt = "deny",
+    note: Annotated[str, typer.Option("--note")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a SID rule."""
+    rule = run(ctx, json_out, lambda rt: admin.add_sid_rule(rt, app_id, sid, list_, note))
+    show(
+        json_out,
+        {
+            "id": rule.id,
+            "app_id": rule.app_id,
+            "sid": rule.value,
+            "list": rule.list,
+            "created": rule.created,
+        },
+    )
+
+
+@version_app.command("add")
+def version_add(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    version: Annotated[str, typer.Option("--version")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="allow, reminder, grace (temporary) or block.")
+    ] = "allow",
+    until: Annotated[
+        str | None, typer.Option("--until", help="ISO date; required for grace.")
+    ] = None,
+    note: Annotated[str, typer.Option("--note")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a version rule."""
+    when = parse_when(json_out, "--until", until)
+    rule = run(
+        ctx, json_out, lambda rt: admin.add_version_rule(rt, app_id, version, mode, when, note)
+    )
+    show(
+        json_out,
+        {
+            "id": rule.id,
+            "app_id": rule.app_id,
+            "version": rule.version,
+            "mode": rule.mode,
+            "allowed_until": iso_z(rule.allowed_until) or None,
+        },
+    )
+
+
+@hash_app.command("add")
+def hash_add(
+    ctx: typer.Context,
+    value: Annotated[str, typer.Argument(metavar="HASH", help="64 hexadecimal characters.")],
+    app_id: AppOpt,
+    note: Annotated[str, typer.Option("--note")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Register an allowed application hash."""
+    added = run(ctx, json_out, lambda rt: admin.add_allowed_hash(rt, app_id, value, note))
+    show(json_out, {"id": added.id, "app_id": added.app_id, "hash": added.hash})
+
+
+@response_app.command("set")
+def response_set(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    code: Annotated[str, typer.Option("--code", help="A client code, or OK.<endpoint>.")],
+    message: Annotated[str, typer.Option("--message", help="1-200 characters, SDK-safe.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Override the message clients get for a code."""
+    msg = run(ctx, json_out, lambda rt: admin.set_custom_message(rt, app_id, code, message))
+    show(
+        json_out,
+        {
+            "app_id": msg.app_id,
+            "code": msg.code,
+            "message": msg.message,
+            "is_default": msg.is_default,
+        },
+    )
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Console entry point: click's handling, plus JSON errors for usage mistakes."""
+    argv = sys.argv[1:]
+    json_mode = "--json" in argv
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="licentia", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors (exit 2) and other click-style errors
+        if json_mode:
+            emit_json({"error": "USAGE", "message": exc.format_message()})
+        show_error = getattr(exc, "show", None)
+        if callable(show_error):
+            show_error()
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # never a traceback
+        typer.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+__all__ = ["app", "main"]
