@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from licentia.services.netinfo import NetInfo
-from licentia.services.ratelimit import RateLimiter
 from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.rules import network_verdict, sid_verdict, version_verdict
@@ -35,6 +33,8 @@ from licentia.domain.timeutil import LIFETIME_DATE, LIFETIME_SECONDS, iso_z
 from licentia.services import profiles
 from licentia.services.appconfig import APP_COLUMNS, AppConfig, AppConfigCache
 from licentia.services.client_calls import Call
+from licentia.services.netinfo import NetInfo
+from licentia.services.ratelimit import RateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.tables import (
     accounts,
@@ -106,6 +106,45 @@ _QUERIES = {
     "device": (_device_query, devices),
 }
 
+# Hot-path statements, built once: bind parameters instead of per-call construction halve
+# their CPU cost (no statement building or cache-key generation on every request).
+_SESSION_LOOKUP = (
+    select(
+        sessions,
+        *APP_COLUMNS,
+        accounts.c.owner_id.label("owner_public"),
+        accounts.c.status.label("owner_status"),
+    )
+    .join(apps, apps.c.id == sessions.c.app_id)
+    .join(accounts, accounts.c.id == apps.c.owner_account_id)
+    .where(sessions.c.id_hash == bindparam("id_hash"))
+)
+_IDENTITY_LOOKUP = {
+    kind: query().where(table.c.id == bindparam("ident"))
+    for kind, (query, table) in _QUERIES.items()
+}
+_TOUCH = (
+    update(sessions)
+    .where(sessions.c.id_hash == bindparam("b_id_hash"), sessions.c.ended_at.is_(None))
+    .values(last_seen_at=bindparam("b_now"))
+)
+_BINDING_COUNT = (
+    select(func.count())
+    .select_from(bindings)
+    .where(bindings.c.holder_kind == bindparam("kind"), bindings.c.holder_id == bindparam("holder"))
+)
+_INIT_LOOKUP = (
+    select(accounts.c.status.label("owner_status"), *APP_COLUMNS)
+    .select_from(accounts)
+    .outerjoin(
+        apps,
+        and_(apps.c.owner_account_id == accounts.c.id, apps.c.name == bindparam("app_name")),
+    )
+    .where(accounts.c.owner_id == bindparam("owner_id"))
+)
+_INSERT_SESSION = sessions.insert()
+_INSERT_EVENT = auth_events.insert()
+
 
 def _expired(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is not None and expires_at <= now
@@ -152,19 +191,7 @@ class ClientService:
         if len(session_id) != 64 or not set(session_id) <= _HEX64:
             raise ProtocolError(Code.INVALID_SESSION)
         id_hash = session_digest(session_id)
-        row = (
-            await conn.execute(
-                select(
-                    sessions,
-                    *APP_COLUMNS,
-                    accounts.c.owner_id.label("owner_public"),
-                    accounts.c.status.label("owner_status"),
-                )
-                .join(apps, apps.c.id == sessions.c.app_id)
-                .join(accounts, accounts.c.id == apps.c.owner_account_id)
-                .where(sessions.c.id_hash == id_hash)
-            )
-        ).first()
+        row = (await conn.execute(_SESSION_LOOKUP, {"id_hash": id_hash})).first()
         if row is None:
             raise ProtocolError(Code.INVALID_SESSION)
         owner_id = call.body.get("owner_id")
@@ -212,8 +239,7 @@ class ClientService:
         return effect
 
     async def _load_identity(self, conn: AsyncConnection, kind: str, ident: str) -> Identity | None:
-        query, table = _QUERIES[kind]
-        row = (await conn.execute(query().where(table.c.id == ident))).first()
+        row = (await conn.execute(_IDENTITY_LOOKUP[kind], {"ident": ident})).first()
         return Identity(kind, row) if row is not None else None
 
     @staticmethod
@@ -292,24 +318,20 @@ class ClientService:
     ) -> None:
         """Mark a successful call (and attach an identity): only while the session is live,
         so a session ended during a password check is never revived."""
-        result = await conn.execute(
-            update(sessions)
-            .where(sessions.c.id_hash == ctx.id_hash, sessions.c.ended_at.is_(None))
-            .values(last_seen_at=now, **values)
-        )
+        if values:
+            result = await conn.execute(
+                update(sessions)
+                .where(sessions.c.id_hash == ctx.id_hash, sessions.c.ended_at.is_(None))
+                .values(last_seen_at=now, **values)
+            )
+        else:
+            result = await conn.execute(_TOUCH, {"b_id_hash": ctx.id_hash, "b_now": now})
         if result.rowcount != 1:
             raise ProtocolError(Code.SESSION_EXPIRED)
 
     async def _binding_count(self, conn: AsyncConnection, kind: str, holder_id: str) -> int:
-        return int(
-            (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(bindings)
-                    .where(bindings.c.holder_kind == kind, bindings.c.holder_id == holder_id)
-                )
-            ).scalar_one()
-        )
+        result = await conn.execute(_BINDING_COUNT, {"kind": kind, "holder": holder_id})
+        return int(result.scalar_one())
 
     async def _bind(
         self,
@@ -383,17 +405,18 @@ class ClientService:
         sid = call.fields.get("sid") or call.fields.get("hwid") or ""
         version = call.fields.get("version") if call.endpoint == "init" else call.client_version
         await conn.execute(
-            auth_events.insert().values(
-                app_id=call.app.id if call.app else None,
-                endpoint=call.endpoint,
-                code=code.value,
-                identity=(attempted if isinstance(attempted, str) else "")[:128],
-                client_ip=call.client_ip[:64],
-                country=call.country[:2],
-                sid=str(sid)[:128],
-                client_version=str(version or "")[:32],
-                created_at=self.clock(),
-            )
+            _INSERT_EVENT,
+            {
+                "app_id": call.app.id if call.app else None,
+                "endpoint": call.endpoint,
+                "code": code.value,
+                "identity": (attempted if isinstance(attempted, str) else "")[:128],
+                "client_ip": call.client_ip[:64],
+                "country": call.country[:2],
+                "sid": str(sid)[:128],
+                "client_version": str(version or "")[:32],
+                "created_at": self.clock(),
+            },
         )
 
     async def after_failure(self, call: Call, code: Code) -> None:
@@ -464,16 +487,7 @@ class ClientService:
             # One query resolves both: no owner row -> OWNER_NOT_FOUND; no app -> APP_NOT_FOUND.
             app_row = (
                 await conn.execute(
-                    select(accounts.c.status.label("owner_status"), *APP_COLUMNS)
-                    .select_from(accounts)
-                    .outerjoin(
-                        apps,
-                        and_(
-                            apps.c.owner_account_id == accounts.c.id,
-                            apps.c.name == f["app_name"],
-                        ),
-                    )
-                    .where(accounts.c.owner_id == f["owner_id"])
+                    _INIT_LOOKUP, {"owner_id": f["owner_id"], "app_name": f["app_name"]}
                 )
             ).first()
             if app_row is None:
@@ -501,18 +515,19 @@ class ClientService:
                     raise ProtocolError(Code.INVALID_HASH)
             session_id = secrets.token_hex(32)
             await conn.execute(
-                sessions.insert().values(
-                    id_hash=session_digest(session_id),
-                    prefix=session_id[:8],
-                    app_id=app.id,
-                    identity_kind="none",
-                    created_at=now,
-                    last_seen_at=now,
-                    client_ip=call.client_ip[:64],
-                    reported_ip=call.reported_ip,
-                    client_version=f["version"],
-                    client_hash=str(f.get("hash") or "")[:128],
-                )
+                _INSERT_SESSION,
+                {
+                    "id_hash": session_digest(session_id),
+                    "prefix": session_id[:8],
+                    "app_id": app.id,
+                    "identity_kind": "none",
+                    "created_at": now,
+                    "last_seen_at": now,
+                    "client_ip": call.client_ip[:64],
+                    "reported_ip": call.reported_ip,
+                    "client_version": f["version"],
+                    "client_hash": str(f.get("hash") or "")[:128],
+                },
             )
             await self.write_event(conn, call, Code.OK)
         body: dict[str, Any] = {
