@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     master_key: str | None = Field(default=None, repr=False)
     redis_url: str = ""
+    redis_prefix: str = "licentia:"
 
     host: str = "127.0.0.1"
     port: int = 8080

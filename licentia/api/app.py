@@ -12,11 +12,11 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
 
 from licentia import __version__
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
-from licentia.services.netinfo import NetInfo
-from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from licentia.api.replay import (
     DatabaseReplayStore,
     MemoryReplayStore,
@@ -27,6 +27,8 @@ from licentia.config import Settings
 from licentia.services import maintenance, signing_keys
 from licentia.services.appconfig import AppConfigCache
 from licentia.services.client import ClientService
+from licentia.services.netinfo import NetInfo
+from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade_async
 
@@ -45,8 +47,27 @@ class LicentiaApp:
         self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
         self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
 
-    async def _health(self) -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+    async def _health(self) -> JSONResponse:
+        """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+        checks: dict[str, str] = {}
+        try:
+            assert self.runtime is not None
+            async with self.runtime.db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception:
+            checks["database"] = "unavailable"
+        if self._redis is not None:
+            try:
+                await self._redis.ping()
+                checks["redis"] = "ok"
+            except Exception:
+                checks["redis"] = "unavailable"
+        healthy = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "version": __version__, **checks},
+            status_code=200 if healthy else 503,
+        )
 
     async def startup(self) -> None:
         settings = self.settings
@@ -54,6 +75,7 @@ class LicentiaApp:
         self.runtime = rt
         if settings.auto_migrate:
             await upgrade_async(settings.resolved_database_url)
+        await rt.check_master_key()
         await signing_keys.ensure_active(rt)
         limiter: RateLimiter
         replay: ReplayStore
@@ -61,7 +83,7 @@ class LicentiaApp:
             import redis.asyncio as aioredis
 
             self._redis = aioredis.from_url(settings.redis_url)
-            limiter = RedisRateLimiter(self._redis)
+            limiter = RedisRateLimiter(self._redis, prefix=f"{settings.redis_prefix}rl:")
         else:
             limiter = MemoryRateLimiter()
         backend = settings.replay_backend
@@ -74,7 +96,7 @@ class LicentiaApp:
         if backend == "redis":
             if self._redis is None:
                 raise RuntimeError("LICENTIA_REPLAY_BACKEND=redis needs LICENTIA_REDIS_URL")
-            replay = RedisReplayStore(self._redis)
+            replay = RedisReplayStore(self._redis, prefix=f"{settings.redis_prefix}nonce:")
         elif backend == "database":
             replay = DatabaseReplayStore(rt.db, rt.clock)
         else:

@@ -9,6 +9,7 @@ JSON mode); never a traceback.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -119,6 +120,19 @@ def guard(json_mode: bool, step: Callable[[], T]) -> T:
         fail(json_mode, code, message, getattr(exc, "exit_code", 1))
 
 
+def read_secret(value: str | None, label: str, json_mode: bool) -> str:
+    """A secret given as an option, else typed on the terminal (hidden), else one line of
+    stdin: so it need not appear in the process list or shell history."""
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{label}: ", stream=sys.stderr)
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        fail(json_mode, "USAGE", f"{label.lower()} is required (option, terminal or stdin)", 2)
+    return line
+
+
 def migrate(settings: Settings) -> None:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,6 +142,7 @@ def migrate(settings: Settings) -> None:
 async def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
     rt = Runtime.build(settings)
     try:
+        await rt.check_master_key()
         return await work(rt)
     finally:
         await rt.close()

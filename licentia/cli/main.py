@@ -21,6 +21,7 @@ import typer
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.syntax import Syntax
+from rich.table import Table
 
 from licentia.cli._support import (
     CliState,
@@ -31,6 +32,7 @@ from licentia.cli._support import (
     mask_url,
     migrate,
     parse_when,
+    read_secret,
     run,
     set_env,
     show,
@@ -349,6 +351,66 @@ def migrate_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         console().print(f"Database is up to date: {mask_url(url)}", markup=False)
 
 
+@signing_key_app.command("create")
+def signing_key_create(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Create a new signing key WITHOUT activating it, so its public key can be built into
+    client releases before `signing-key activate` switches the server over."""
+    key = run(ctx, json_out, lambda rt: signing_keys.create(rt, activate=False))
+    if json_out:
+        emit_json(
+            {"kid": key.kid, "pem": key.pem, "der_base64": key.der_base64, "status": key.status}
+        )
+        return
+    console().print(
+        Panel(
+            f"kid {key.kid}\n\n{key.pem.strip()}",
+            title="New signing key (not active)",
+            expand=False,
+        ),
+        markup=False,
+    )
+
+
+@signing_key_app.command("activate")
+def signing_key_activate(
+    ctx: typer.Context,
+    kid: Annotated[str, typer.Argument(help="The key id to make active.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a key the active one; the previous active key is retired."""
+
+    async def work(rt: Runtime) -> signing_keys.KeyInfo:
+        key = await signing_keys.activate(rt, kid)
+        if key is None:
+            raise admin.AdminError(
+                "SIGNING_KEY_NOT_FOUND", f"no signing key with kid {kid}", ["kid"]
+            )
+        return key
+
+    key = run(ctx, json_out, work)
+    message = "clients embedding the previous key stop verifying responses"
+    if json_out:
+        emit_json({"kid": key.kid, "status": key.status, "warnings": [message]})
+        return
+    warn(False, [message])
+    console().print(f"active signing key: {key.kid}")
+
+
+@signing_key_app.command("list")
+def signing_key_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """List every signing key (the active one and the retired ones)."""
+    keys = run(ctx, json_out, signing_keys.list_keys)
+    if json_out:
+        emit_json(
+            {"keys": [{"kid": k.kid, "status": k.status, "der_base64": k.der_base64} for k in keys]}
+        )
+        return
+    table = Table("kid", "status", "DER (base64)")
+    for k in keys:
+        table.add_row(k.kid, k.status, k.der_base64)
+    console().print(table)
+
+
 # -- owners ------------------------------------------------------------------------------
 
 
@@ -356,12 +418,19 @@ def migrate_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def owner_create(
     ctx: typer.Context,
     username: Annotated[str, typer.Option("--username", help="Login name (unique).")],
-    password: Annotated[str, typer.Option("--password", help="Initial password.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help="Initial password; when omitted it is asked for (hidden) or read from stdin.",
+        ),
+    ] = None,
     email: Annotated[str, typer.Option("--email")] = "",
     json_out: JsonOpt = False,
 ) -> None:
     """Create an owner account."""
-    owner = run(ctx, json_out, lambda rt: admin.create_owner(rt, username, password, email))
+    secret = read_secret(password, "Password", json_out)
+    owner = run(ctx, json_out, lambda rt: admin.create_owner(rt, username, secret, email))
     show(
         json_out,
         {

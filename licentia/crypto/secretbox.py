@@ -37,20 +37,28 @@ def parse_master_key(text: str) -> bytes:
     return key
 
 
-def load_or_create_master_key(explicit: str | None, data_dir: Path) -> bytes:
+def load_or_create_master_key(
+    explicit: str | None, data_dir: Path, *, allow_generate: bool = True
+) -> tuple[bytes, bool]:
+    """The master key and whether it was generated just now (into `<data_dir>/master.key`)."""
     if explicit:
-        return parse_master_key(explicit)
+        return parse_master_key(explicit), False
     path = data_dir / "master.key"
     if path.exists():
-        return parse_master_key(path.read_text())
-    data_dir.mkdir(parents=True, exist_ok=True)
+        return parse_master_key(path.read_text()), False
+    if not allow_generate:
+        raise MasterKeyError(
+            f"no master key: set LICENTIA_MASTER_KEY or provide {path} "
+            "(a new key is generated automatically only when LICENTIA_ENV=dev)"
+        )
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, base64.b64encode(key) + b"\n")
     finally:
         os.close(fd)
-    return key
+    return key, True
 
 
 class SecretBox:

@@ -1,4 +1,8 @@
-"""Server signing keys (management B.3): one active Ed25519 key, older ones retired."""
+"""Server signing keys (management B.3): one active Ed25519 key, older ones retired.
+
+A key created without activation is `pending`: its public key can ship in client builds
+before `activate` switches the server to it.
+"""
 
 from __future__ import annotations
 
@@ -89,12 +93,12 @@ async def create(rt: Runtime, *, activate: bool = False, seed: bytes | None = No
                 kid=key.kid,
                 public_der_b64=key.der_base64,
                 private_enc=rt.box.encrypt(key.seed, _PURPOSE),
-                status="active" if activate else "retired",
+                status="active" if activate else "pending",
                 created_at=now,
                 activated_at=now if activate else None,
             )
         )
-    return _info(key, "active" if activate else "retired")
+    return _info(key, "active" if activate else "pending")
 
 
 async def activate(rt: Runtime, kid: str) -> KeyInfo | None:

@@ -22,13 +22,16 @@ from sqlalchemy.pool import NullPool
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """`hide_parameters`: SQL parameters (hashes, secrets) never appear in errors or logs."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     if pool_size <= 0:
-        return create_async_engine(url, poolclass=NullPool)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_async_engine(url, poolclass=NullPool, hide_parameters=True)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -387,7 +387,7 @@ signing_keys = Table(
     Column("kid", String(16), primary_key=True),
     Column("public_der_b64", String(64), nullable=False),
     Column("private_enc", Text, nullable=False),
-    Column("status", String(8), nullable=False),  # active|retired
+    Column("status", String(8), nullable=False),  # active|pending|retired
     Column("created_at", UTCDateTime, nullable=False),
     Column("activated_at", UTCDateTime),
     # At most one active key, even when several processes start at once.

@@ -17,8 +17,6 @@ from typing import Any
 
 from licentia.api.client_v2.endpoints import CREDENTIAL_ENDPOINTS, FIELDS, canonical
 from licentia.api.envelope import Signer, encode_body, error_body, resolve_message
-from licentia.services.netinfo import NetInfo
-from licentia.services.ratelimit import RateLimiter
 from licentia.api.replay import ReplayStore
 from licentia.config import Settings
 from licentia.crypto.canonical import canonical_json
@@ -27,6 +25,8 @@ from licentia.domain.errors import ProtocolError
 from licentia.domain.fields import coerce_int, parse_fields, valid_ip
 from licentia.services.client import AUTH_EVENT_ENDPOINTS, ClientService, decode_cursor
 from licentia.services.client_calls import Call
+from licentia.services.netinfo import NetInfo
+from licentia.services.ratelimit import RateLimiter
 
 log = logging.getLogger("licentia.api")
 
