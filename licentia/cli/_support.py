@@ -135,7 +135,7 @@ def read_secret(value: str | None, label: str, json_mode: bool) -> str:
 
 def migrate(settings: Settings) -> None:
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
 
 

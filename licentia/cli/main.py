@@ -170,6 +170,7 @@ def _prepare_server(settings: Settings) -> str:
     async def work() -> str:
         rt = Runtime.build(settings)
         try:
+            await rt.check_master_key()
             return (await signing_keys.ensure_active(rt)).kid
         finally:
             await rt.close()
@@ -228,7 +229,7 @@ def quickstart(
     settings = guard(json_out, lambda: load_settings(ctx))
     bind_host = host if host is not None else settings.host
     bind_port = port if port is not None else settings.port
-    guard(json_out, lambda: settings.data_dir.mkdir(parents=True, exist_ok=True))
+    guard(json_out, lambda: settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True))
     result = run(ctx, json_out, _quickstart, settings=settings)
     api = f"http://{_url_host(bind_host)}:{bind_port}/api/v2"
     result["api_url"] = api
