@@ -31,7 +31,7 @@ import httpx
 from licentia.config import Settings
 from licentia.services import admin_apps, admin_identities, admin_licenses
 from licentia.services.runtime import Runtime
-from licentia.store.migrate import upgrade
+from licentia.store.migrate import upgrade_async
 
 
 def free_port() -> int:
@@ -146,7 +146,7 @@ async def main() -> None:
         LICENTIA_LOG_LEVEL="warning",
     )
     settings = Settings(data_dir=data_dir, database_url=env.get("LICENTIA_DATABASE_URL", ""))
-    upgrade(settings.resolved_database_url)
+    await upgrade_async(settings.resolved_database_url)
     world = await setup(settings, conc)
     port = free_port()
     server = subprocess.Popen(
