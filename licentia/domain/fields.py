@@ -22,9 +22,10 @@ _IDENTITY_FORBIDDEN = frozenset("<>&='")
 _STORED_FORBIDDEN = frozenset(
     [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"] + ["\u0085", "\u2028", "\u2029"]
 )
-# Identity text is echoed in signed profiles: besides `< > & = '` it must hold no control
-# character at all, or the profile could not be sent in the SDK-safe form (0.13).
-_IDENTITY_CONTROL = frozenset([chr(c) for c in range(0x20)] + ["\u0085", "\u2028", "\u2029"])
+# Identity text is echoed in signed profiles, so besides `< > & = '` it holds no character the
+# stored-content rule refuses (TAB, LF and CR escape cleanly; other controls could not be sent
+# in the SDK-safe form of 0.13).
+_IDENTITY_CONTROL = _STORED_FORBIDDEN
 
 
 def violates_identity_text(value: str) -> bool:
@@ -92,8 +93,8 @@ def coerce_int(value: Any) -> int:
         if value.is_integer():
             return int(value)
         raise _Invalid
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip(_TRIM)):
-        return int(value.strip(_TRIM))
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        return int(value)
     raise _Invalid
 
 

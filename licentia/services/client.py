@@ -194,6 +194,9 @@ class ClientService:
         row = (await conn.execute(_SESSION_LOOKUP, {"id_hash": id_hash})).first()
         if row is None:
             raise ProtocolError(Code.INVALID_SESSION)
+        # The row names the app: from here on the app's custom messages apply (0.17).
+        app = await self.cache.get(conn, _AppRow(row))
+        call.app = app
         owner_id = call.body.get("owner_id")
         app_name = call.body.get("app_name")
         if (
@@ -204,8 +207,6 @@ class ClientService:
         ):
             if owner_id.strip() != row.owner_public or app_name.strip() != row.name:
                 raise ProtocolError(Code.INVALID_SESSION)
-        app = await self.cache.get(conn, _AppRow(row))
-        call.app = app
         call.client_version = row.client_version
         expires = self.session_expiry(row, app)
         if row.ended_at is not None or expires <= now:
@@ -1101,7 +1102,7 @@ class ClientService:
                     identity_kind=identity.kind if identity else "none",
                     identity_name=_identity_name(identity) if identity else "",
                     client_ip=call.client_ip[:64],
-                    reported_ip=call.reported_ip,
+                    reported_ip=ctx.row.reported_ip,
                     message=call.fields["message"],
                     created_at=now,
                 )

@@ -329,9 +329,7 @@ class ClientApi:
 
     async def _error(self, call: Call, err: ProtocolError) -> Result:
         """An error found before the endpoint ran (steps 5 to 7)."""
-        if err.code is not Code.RATE_LIMITED:
-            # Bucket rejections stay database-free, so a flood costs no queries.
-            call.app = await self.service.app_for_messages(call)
+        call.app = await self.service.app_for_messages(call)
         status, body, extra = self._error_parts(call, err)
         return status, body, _Meta(call.request_id, call.nonce, call.timestamp), extra
 
