@@ -195,7 +195,7 @@ class ClientService:
         if row is None:
             raise ProtocolError(Code.INVALID_SESSION)
         # The row names the app: from here on the app's custom messages apply (0.17).
-        app = await self.cache.get(conn, _AppRow(row))
+        app = await self.cache.get(conn, row)  # the lookup selects apps.id as `id`
         call.app = app
         owner_id = call.body.get("owner_id")
         app_name = call.body.get("app_name")
@@ -435,10 +435,6 @@ class ClientService:
     def _require_sid(self, call: Call, app: AppConfig) -> None:
         if app.hwid_lock and not self._sid(call):
             raise ProtocolError(Code.MISSING_FIELDS, fields=["sid"])
-
-    def _sid_rules_if_relevant(self, app: AppConfig, sid: str) -> None:
-        if sid or app.sid_allow:
-            self._sid_rules(app, sid)
 
     async def app_for_messages(self, call: Call) -> AppConfig | None:
         """The request's app, for custom messages on errors found before the session check
@@ -732,7 +728,7 @@ class ClientService:
             app = ctx.app
             await self._identity_limit(call, app, f["key"], sid)
             self._network_rules(call, app)
-            self._sid_rules_if_relevant(app, sid)
+            self._sid_rules(app, sid)
             lic = (
                 await conn.execute(
                     select(licenses).where(licenses.c.app_id == app.id, licenses.c.key == f["key"])
@@ -833,7 +829,7 @@ class ClientService:
             app = ctx.app
             await self._identity_limit(call, app, f["license_key"], sid)
             self._network_rules(call, app)
-            self._sid_rules_if_relevant(app, sid)
+            self._sid_rules(app, sid)
             user = (
                 await conn.execute(
                     _user_query().where(
@@ -982,7 +978,7 @@ class ClientService:
             app = ctx.app
             await self._identity_limit(call, app, f"{kind}:{f['device_id']}", sid)
             self._network_rules(call, app)
-            self._sid_rules_if_relevant(app, sid)
+            self._sid_rules(app, sid)
             dev = (
                 await conn.execute(
                     _device_query().where(
@@ -1323,26 +1319,10 @@ class ClientService:
             code = self._network_code(call, app)
         if code is None:
             sid = str(f.get("hwid") or "")
-            code = (
-                sid_verdict(sid, deny=app.sid_deny, allow=app.sid_allow)
-                if (sid or app.sid_allow)
-                else None
-            )
+            code = sid_verdict(sid, deny=app.sid_deny, allow=app.sid_allow)
         if code is None:
             return {"blacklisted": False}
         return {"blacklisted": True, "reason": code.value, "_message_code": code}
-
-
-class _AppRow:
-    """Adapts a session+app row to what `AppConfigCache.get` reads (the app's own id)."""
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "id":
-            return self._row.app_id
-        return getattr(self._row, name)
 
 
 def _variable(key: str, value: str, updated: datetime) -> dict[str, str]:

@@ -55,12 +55,6 @@ def user_object(
     return obj
 
 
-def license_expiry(row: Any) -> datetime | None:
-    """The expiry of a key as a profile shows it (active keys have it fixed)."""
-    expiry: datetime | None = row.expires_at
-    return expiry
-
-
 def license_object(
     row: Any, now: datetime, *, sid: str, ip: str, last_login: datetime | None, devices: int
 ) -> dict[str, Any]:
