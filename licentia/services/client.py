@@ -20,6 +20,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -141,6 +142,13 @@ _INIT_LOOKUP = (
         and_(apps.c.owner_account_id == accounts.c.id, apps.c.name == bindparam("app_name")),
     )
     .where(accounts.c.owner_id == bindparam("owner_id"))
+)
+_BOUND_SIDS = select(bindings.c.id, bindings.c.sid_norm).where(
+    bindings.c.holder_kind == bindparam("kind"), bindings.c.holder_id == bindparam("holder")
+)
+_INSERT_BINDING = bindings.insert()
+_LICENSE_BY_KEY = _license_query().where(
+    licenses.c.app_id == bindparam("app"), licenses.c.key == bindparam("key")
 )
 _INSERT_SESSION = sessions.insert()
 _INSERT_EVENT = auth_events.insert()
@@ -345,47 +353,43 @@ class ClientService:
         sid: str,
         ip: str,
         now: datetime,
-    ) -> None:
-        """Device binding (2.0.3). The holder row is locked first, so concurrent requests in
-        any number of processes never bind more SIDs than the limit allows."""
+    ) -> int:
+        """Device binding (2.0.3); returns the number of SIDs bound afterwards.
+
+        The holder row is locked first, so concurrent requests in any number of processes never
+        bind more SIDs than the limit allows."""
         if not app.hwid_lock or not sid:
-            return
+            return await self._binding_count(conn, kind, holder_id)
         table = users if kind == "user" else licenses
         # Row lock on PostgreSQL (SQLite already holds its write lock): serialises binders.
         await conn.execute(select(table.c.id).where(table.c.id == holder_id).with_for_update())
         norm = sid.casefold()
-        existing = (
-            await conn.execute(
-                select(bindings.c.id).where(
-                    bindings.c.holder_kind == kind,
-                    bindings.c.holder_id == holder_id,
-                    bindings.c.sid_norm == norm,
-                )
-            )
-        ).first()
+        bound = (await conn.execute(_BOUND_SIDS, {"kind": kind, "holder": holder_id})).all()
+        existing = next((row.id for row in bound if row.sid_norm == norm), None)
         if existing is not None:
             await conn.execute(
                 update(bindings)
-                .where(bindings.c.id == existing.id)
+                .where(bindings.c.id == existing)
                 .values(last_seen_at=now, last_ip=ip)
             )
-            return
-        count = await self._binding_count(conn, kind, holder_id)
-        if limit != 0 and count >= limit:
+            return len(bound)
+        if limit != 0 and len(bound) >= limit:
             raise ProtocolError(Code.DEVICE_LIMIT_REACHED)
         await conn.execute(
-            bindings.insert().values(
-                id=new_id(),
-                app_id=app.id,
-                holder_kind=kind,
-                holder_id=holder_id,
-                sid=sid,
-                sid_norm=norm,
-                first_seen_at=now,
-                last_seen_at=now,
-                last_ip=ip,
-            )
+            _INSERT_BINDING,
+            {
+                "id": new_id(),
+                "app_id": app.id,
+                "holder_kind": kind,
+                "holder_id": holder_id,
+                "sid": sid,
+                "sid_norm": norm,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "last_ip": ip,
+            },
         )
+        return len(bound) + 1
 
     async def write_event(self, conn: AsyncConnection, call: Call, code: Code) -> None:
         """One auth event per identity call that reached step 8 (2.0.6); never a password."""
@@ -593,7 +597,7 @@ class ClientService:
                 raise ProtocolError(Code.USER_SUSPENDED)
             if _expired(row.expires_at, now):
                 raise ProtocolError(Code.USER_EXPIRED)
-            await self._bind(
+            devices_bound = await self._bind(
                 conn,
                 app=app,
                 kind="user",
@@ -612,7 +616,6 @@ class ClientService:
                 values["password_hash"] = rehash
             await conn.execute(update(users).where(users.c.id == row.id).values(**values))
             await self._touch(conn, ctx, now, identity_kind="user", identity_id=row.id, sid=sid)
-            devices_bound = await self._binding_count(conn, "user", row.id)
             await self.write_event(conn, call, Code.OK)
         obj = profiles.user_object(
             row,
@@ -641,15 +644,13 @@ class ClientService:
             self._network_rules(call, app)
             self._sid_rules(app, sid)
             lic = (
-                await conn.execute(
-                    _license_query().where(
-                        licenses.c.app_id == app.id, licenses.c.key == f["license_key"]
-                    )
-                )
+                await conn.execute(_LICENSE_BY_KEY, {"app": app.id, "key": f["license_key"]})
             ).first()
             if lic is None:
                 raise ProtocolError(Code.LICENSE_NOT_FOUND)
             self._license_state(lic, now)
+            # The profile is built from the row plus what this call writes: no re-read.
+            state = dict(lic._mapping)
             if lic.status == "unused":
                 expiry = _license_term_expiry(lic, now)
                 won = await conn.execute(
@@ -657,12 +658,15 @@ class ClientService:
                     .where(licenses.c.id == lic.id, licenses.c.status == "unused")
                     .values(status="active", activated_at=now, expires_at=expiry)
                 )
-                if won.rowcount != 1:  # activated concurrently: re-read and go on as active
+                if won.rowcount == 1:
+                    state.update(status="active", activated_at=now, expires_at=expiry)
+                else:  # activated concurrently: re-read and go on as active
                     lic = (
                         await conn.execute(_license_query().where(licenses.c.id == lic.id))
                     ).one()
                     self._license_state(lic, now)
-            await self._bind(
+                    state = dict(lic._mapping)
+            devices_bound = await self._bind(
                 conn,
                 app=app,
                 kind="license",
@@ -672,19 +676,19 @@ class ClientService:
                 ip=call.client_ip,
                 now=now,
             )
+            last_sid = sid or lic.last_sid
             await conn.execute(
                 update(licenses)
                 .where(licenses.c.id == lic.id)
-                .values(last_login_at=now, last_ip=call.client_ip, last_sid=sid or lic.last_sid)
+                .values(last_login_at=now, last_ip=call.client_ip, last_sid=last_sid)
             )
+            state.update(last_login_at=now, last_ip=call.client_ip, last_sid=last_sid)
             await self._touch(conn, ctx, now, identity_kind="license", identity_id=lic.id, sid=sid)
-            lic = (await conn.execute(_license_query().where(licenses.c.id == lic.id))).one()
-            devices_bound = await self._binding_count(conn, "license", lic.id)
             await self.write_event(conn, call, Code.OK)
         obj = profiles.license_object(
-            lic,
+            SimpleNamespace(**state),
             now,
-            sid=sid or lic.last_sid,
+            sid=last_sid,
             ip=call.client_ip,
             last_login=now,
             devices=devices_bound,
