@@ -42,7 +42,7 @@ from licentia.cli._support import (
 )
 from licentia.config import Settings
 from licentia.domain.timeutil import iso_z
-from licentia.services import admin, signing_keys
+from licentia.services import admin, audit, credentials, signing_keys
 from licentia.services.runtime import Runtime
 
 app = typer.Typer(
@@ -66,6 +66,9 @@ rule_app = typer.Typer(help="IP and SID allow/deny rules.", no_args_is_help=True
 version_app = typer.Typer(help="Version-control rules.", no_args_is_help=True)
 hash_app = typer.Typer(help="Allowed application hashes.", no_args_is_help=True)
 response_app = typer.Typer(help="Custom client messages.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens of the management API.", no_args_is_help=True)
+elite_key_app = typer.Typer(help="The owner's Elite Key and its settings.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
 for _name, _sub in (
     ("owner", owner_app),
@@ -81,6 +84,9 @@ for _name, _sub in (
     ("version", version_app),
     ("hash", hash_app),
     ("response", response_app),
+    ("token", token_app),
+    ("elite-key", elite_key_app),
+    ("audit", audit_app),
 ):
     app.add_typer(_sub, name=_name)
 
@@ -1292,6 +1298,279 @@ def response_set(
             "is_default": msg.is_default,
         },
     )
+
+
+# -- API tokens, Elite Key, audit log ----------------------------------------------------
+
+OwnerOpt = Annotated[str, typer.Option("--owner", help="8-digit owner id.")]
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    owner: OwnerOpt,
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope",
+            help="A capability (license.ban) or name:read / name:write; repeat for more.",
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "cli",
+    app_ids: Annotated[
+        list[str] | None,
+        typer.Option("--app", help="Limit the token to this app id; repeat. Default: all apps."),
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Expiry (ISO 8601); default never.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an API token; the token is shown only now."""
+    expires_at = parse_when(json_out, "--expires", expires)
+    info, plaintext = run(
+        ctx,
+        json_out,
+        lambda rt: credentials.create_token(rt, owner, name, scope, app_ids or None, expires_at),
+    )
+    warn(json_out, ["the token is shown only now: store it safely"])
+    show(
+        json_out,
+        {
+            "token": plaintext,
+            "id": info.id,
+            "name": info.name,
+            "scopes": info.scopes,
+            "apps": info.app_ids,
+            "expires_at": info.expires_at,
+        },
+        title="API token created",
+    )
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, owner: OwnerOpt, json_out: JsonOpt = False) -> None:
+    """List the owner's API tokens (never the tokens themselves)."""
+
+    async def work(rt: Runtime) -> tuple[list[credentials.TokenInfo], Any]:
+        return await credentials.list_tokens(rt, owner), rt.clock()
+
+    tokens, now = run(ctx, json_out, work)
+    rows = [{**t.as_dict(), "status": t.status(now)} for t in tokens]
+    if json_out:
+        emit_json({"tokens": rows})
+        return
+    table = Table(title="API tokens")
+    for column in ("id", "name", "prefix", "scopes", "apps", "status", "last used", "expires"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["prefix"],
+            " ".join(row["scopes"]),
+            "all" if row["apps"] is None else " ".join(row["apps"]),
+            row["status"],
+            iso_z(row["last_used_at"]) or "-",
+            iso_z(row["expires_at"]) or "never",
+        )
+    console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ctx: typer.Context,
+    owner: OwnerOpt,
+    token_id: Annotated[str, typer.Argument(help="Token id (from token list).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Revoke an API token at once (revoking a revoked token changes nothing)."""
+    info = run(ctx, json_out, lambda rt: credentials.revoke_token(rt, owner, token_id))
+    show(json_out, {"id": info.id, "name": info.name, "revoked_at": info.revoked_at})
+
+
+@elite_key_app.command("rotate")
+def elite_key_rotate(ctx: typer.Context, owner: OwnerOpt, json_out: JsonOpt = False) -> None:
+    """Create the Elite Key, or replace it (the old key stops working at once)."""
+    plaintext = run(ctx, json_out, lambda rt: credentials.rotate_elite_key(rt, owner))
+    warn(json_out, ["the Elite Key is shown only now: store it safely"])
+    show(json_out, {"elite_key": plaintext, "owner_id": owner.strip()}, title="Elite Key")
+
+
+def _show_elite(json_out: bool, settings: credentials.EliteSettings) -> None:
+    show(json_out, settings.as_dict(), title="Elite Key settings")
+
+
+@elite_key_app.command("show")
+def elite_key_show(ctx: typer.Context, owner: OwnerOpt, json_out: JsonOpt = False) -> None:
+    """Show the Elite Key settings (never the key)."""
+    _show_elite(json_out, run(ctx, json_out, lambda rt: credentials.get_elite_settings(rt, owner)))
+
+
+@elite_key_app.command("delete")
+def elite_key_delete(ctx: typer.Context, owner: OwnerOpt, json_out: JsonOpt = False) -> None:
+    """Delete the Elite Key (calls then fail with 401); the settings stay."""
+    deleted = run(ctx, json_out, lambda rt: credentials.delete_elite_key(rt, owner))
+    show(json_out, {"owner_id": owner.strip(), "deleted": deleted})
+
+
+CapabilitiesArg = Annotated[
+    list[str], typer.Argument(help="Capabilities function.action (license.ban, user.delete).")
+]
+
+
+@elite_key_app.command("disable")
+def elite_key_disable(
+    ctx: typer.Context, owner: OwnerOpt, capabilities: CapabilitiesArg, json_out: JsonOpt = False
+) -> None:
+    """Disable Elite Key capabilities (calls then answer 403 PERMISSION_DENIED)."""
+    settings = run(
+        ctx,
+        json_out,
+        lambda rt: credentials.update_elite_capabilities(rt, owner, disable=capabilities),
+    )
+    _show_elite(json_out, settings)
+
+
+@elite_key_app.command("enable")
+def elite_key_enable(
+    ctx: typer.Context, owner: OwnerOpt, capabilities: CapabilitiesArg, json_out: JsonOpt = False
+) -> None:
+    """Enable disabled Elite Key capabilities again."""
+    settings = run(
+        ctx,
+        json_out,
+        lambda rt: credentials.update_elite_capabilities(rt, owner, enable=capabilities),
+    )
+    _show_elite(json_out, settings)
+
+
+RuleListOpt = Annotated[
+    str, typer.Option("--list", help="ip_allow, ip_deny, domain_allow or domain_deny.")
+]
+RuleValueOpt = Annotated[
+    str, typer.Option("--value", help="An IP or CIDR range; a host name (*. for subdomains).")
+]
+
+
+@elite_key_app.command("rule-add")
+def elite_key_rule_add(
+    ctx: typer.Context,
+    owner: OwnerOpt,
+    list_name: RuleListOpt,
+    value: RuleValueOpt,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add an IP or domain rule to the Elite Key settings."""
+    settings = run(
+        ctx, json_out, lambda rt: credentials.add_elite_rule(rt, owner, list_name, value)
+    )
+    _show_elite(json_out, settings)
+
+
+@elite_key_app.command("rule-remove")
+def elite_key_rule_remove(
+    ctx: typer.Context,
+    owner: OwnerOpt,
+    list_name: RuleListOpt,
+    value: RuleValueOpt,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove an IP or domain rule from the Elite Key settings."""
+    settings = run(
+        ctx, json_out, lambda rt: credentials.remove_elite_rule(rt, owner, list_name, value)
+    )
+    _show_elite(json_out, settings)
+
+
+@audit_app.command("list")
+def audit_list(
+    ctx: typer.Context,
+    owner: OwnerOpt,
+    capability: Annotated[
+        str | None,
+        typer.Option("--capability", help="name.action, or a resource name for all its actions."),
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    target: Annotated[str | None, typer.Option("--target")] = None,
+    app_id: Annotated[str | None, typer.Option("--app", help="App id.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="ISO 8601 (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="ISO 8601 (exclusive).")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of a page.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Entries per page (1-500).")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """List audit entries, newest first."""
+    since_at = parse_when(json_out, "--since", since)
+    until_at = parse_when(json_out, "--until", until)
+    entries, next_cursor = run(
+        ctx,
+        json_out,
+        lambda rt: audit.list_entries(
+            rt,
+            owner,
+            actor=actor,
+            capability=capability,
+            target=target,
+            app_id=app_id,
+            since=since_at,
+            until=until_at,
+            cursor=cursor,
+            limit=limit,
+        ),
+    )
+    if json_out:
+        emit_json({"entries": [e.as_dict() for e in entries], "next_cursor": next_cursor})
+        return
+    table = Table(title="Audit log")
+    for column in ("id", "time", "actor", "face", "capability", "target", "result"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            iso_z(e.created_at),
+            f"{e.actor_kind}:{e.actor}",
+            e.face,
+            e.capability,
+            f"{e.target_type} {e.target}".strip(),
+            e.result,
+        )
+    console().print(table)
+    if next_cursor is not None:
+        console(stderr=True).print(f"more: --cursor {next_cursor}")
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    owner: OwnerOpt,
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    capability: Annotated[str | None, typer.Option("--capability")] = None,
+    since: Annotated[str | None, typer.Option("--since")] = None,
+    until: Annotated[str | None, typer.Option("--until")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export audit entries as CSV or JSON (to stdout, or --output FILE)."""
+    since_at = parse_when(json_out, "--since", since)
+    until_at = parse_when(json_out, "--until", until)
+    data = run(
+        ctx,
+        json_out,
+        lambda rt: audit.export_entries(
+            rt, owner, fmt=fmt.lower(), capability=capability, since=since_at, until=until_at
+        ),
+    )
+    if output is not None:
+        guard(json_out, lambda: output.write_text(data, encoding="utf-8"))
+        show(json_out, {"format": fmt.lower(), "output": str(output)})
+        return
+    if json_out:
+        emit_json({"format": fmt.lower(), "data": data})
+        return
+    sys.stdout.write(data)
 
 
 # -- entry point -------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _PREFIX = "v1:"
 
@@ -64,6 +66,14 @@ def load_or_create_master_key(
 class SecretBox:
     def __init__(self, master_key: bytes) -> None:
         self._aead = AESGCM(master_key)
+        self._master = master_key
+
+    def derive(self, info: bytes, length: int = 32) -> bytes:
+        """A subkey of the master key for one purpose (HKDF-SHA256, no salt, `info` binds the
+        purpose), so the master key itself is only ever used for AES-GCM."""
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(
+            self._master
+        )
 
     def encrypt(self, plaintext: bytes, purpose: str) -> str:
         nonce = secrets.token_bytes(12)

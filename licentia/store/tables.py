@@ -412,3 +412,72 @@ replay_cache = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_replay_cache_expires", "expires_at"),
 )
+
+# -- management credentials and audit (migration 0002) -----------------------------------
+
+# API tokens of the native management API (management B.1). The token is shown once; only its
+# HMAC-SHA256 digest (keyed with a subkey of the master key) is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("prefix", String(8), nullable=False),  # first 8 characters, for display
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("scopes", Text, nullable=False),  # JSON list of capability names and shorthands
+    Column("app_ids", Text),  # JSON list of app ids; NULL = every app of the owner
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),  # NULL = never
+    Column("revoked_at", UTCDateTime),
+    Index("ix_api_tokens_account", "account_id"),
+)
+
+# Elite Key settings, one row per owner (management A.2, B.2). The row outlives a deleted key
+# (digest NULL) so capability toggles and IP/domain lists are kept.
+elite_keys = Table(
+    "elite_keys",
+    metadata,
+    Column(
+        "owner_account_id",
+        ID,
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("digest", String(64), unique=True),  # NULL = no key
+    Column("prefix", String(8)),
+    Column("created_at", UTCDateTime),  # when the current key was created
+    Column("last_used_at", UTCDateTime),
+    Column("last_used_ip", String(64)),
+    Column("disabled_capabilities", Text, nullable=False, server_default="[]"),
+    Column("ip_allow", Text, nullable=False, server_default="[]"),
+    Column("ip_deny", Text, nullable=False, server_default="[]"),
+    Column("domain_allow", Text, nullable=False, server_default="[]"),
+    Column("domain_deny", Text, nullable=False, server_default="[]"),
+)
+
+# Append-only audit log (management B.20). No foreign keys: entries outlive owners and apps.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # account|token|elite-key|cli|portal|system
+    Column("actor", String(128), nullable=False, server_default=""),
+    Column("face", String(16), nullable=False),  # rest|dashboard|cli|elite-key|portal
+    Column("actor_ip", String(64), nullable=False, server_default=""),
+    Column("owner_account_id", ID),
+    Column("app_id", ID),
+    Column("capability", String(64), nullable=False),  # name.action
+    Column("target_type", String(32), nullable=False, server_default=""),
+    Column("target", String(256), nullable=False, server_default=""),
+    Column("changes", Text),  # JSON {"field": [before, after]}; secrets only as "changed"
+    Column("details", Text),  # JSON of further facts (Elite Key: domain, url_prefix)
+    Column("result", String(40), nullable=False, server_default="ok"),
+    Column("request_id", String(128), nullable=False, server_default=""),
+    Index("ix_audit_log_owner_created", "owner_account_id", "created_at"),
+    Index("ix_audit_log_capability", "capability"),
+)
