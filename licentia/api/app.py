@@ -16,7 +16,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from licentia import __version__
+from licentia.api import logfilter
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
+from licentia.api.elite import build_router as build_elite_router
+from licentia.api.manage import build_router as build_manage_router
 from licentia.api.replay import (
     DatabaseReplayStore,
     MemoryReplayStore,
@@ -46,6 +49,8 @@ class LicentiaApp:
         self._janitor: asyncio.Task[None] | None = None
         self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
         self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
+        self.web.include_router(build_manage_router(lambda: self.runtime))
+        self.web.include_router(build_elite_router(lambda: self.runtime))
 
     async def _health(self) -> JSONResponse:
         """200 when the database (and Redis, when configured) answer; 503 otherwise."""
@@ -168,6 +173,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> LicentiaAp
 def create_app_from_env() -> LicentiaApp:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
     settings = Settings()
+    logfilter.install()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
