@@ -44,7 +44,11 @@ async def test_create_a_user(m: Manage, clock: FakeClock) -> None:
     assert "password" not in response.text and "hunter2" not in response.text
     async with m.rt.db.read() as conn:
         stored = (
-            await conn.execute(select(users.c.password_hash).where(users.c.username == "Mara"))
+            await conn.execute(
+                select(users.c.password_hash).where(
+                    users.c.app_id == m.app_id, users.c.username == "Mara"
+                )
+            )
         ).scalar_one()
     assert await m.rt.passwords.verify(stored, "hunter2-secret")
     [entry] = await m.audit()
