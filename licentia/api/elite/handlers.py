@@ -532,43 +532,58 @@ def _keys(p: Params) -> set[str]:
     return {name for name in ("expiry_date",) if p.given(name) or p.is_null(name)}
 
 
-async def _license_state(ctx: Context, verb: str) -> Result:
-    p = ctx.params
-    key = p.req("license_key")
-    ctx.on("license", key)
-    before = await _license_snapshot(ctx, key)
-    change = {
+async def _state_change(ctx: Context, kind: str, verb: str) -> Result:
+    """ban / unban / pause / unpause of a license (`license_key`) or a user (`username`)."""
+    license_kind = kind == "license"
+    name = ctx.params.req("license_key" if license_kind else "username")
+    ctx.on(kind, name)
+    snapshot, result_of = (
+        (_license_snapshot, _license_result) if license_kind else (_user_snapshot, _user_result)
+    )
+    before = await snapshot(ctx, name)
+    change = _STATE_CHANGES[kind][verb]
+    reason = (ctx.params.text("reason") or "") if verb == "ban" else ""
+    await change(ctx.rt, ctx.aid, name, reason)
+    past = f"{verb}ned" if verb.endswith("ban") else f"{verb}d"
+    result = await result_of(ctx, name, f"{kind.capitalize()} {past}")
+    ctx.changes = obj.diff(before, result[kind])
+    return result
+
+
+_STATE_CHANGES: dict[str, dict[str, Any]] = {
+    "license": {
         "ban": admin.ban_license,
         "unban": admin.unban_license,
         "pause": admin.pause_license,
         "unpause": admin.unpause_license,
-    }[verb]
-    reason = (p.text("reason") or "") if verb == "ban" else ""
-    await change(ctx.rt, ctx.aid, key, reason)
-    past = f"{verb}ned" if verb.endswith("ban") else f"{verb}d"
-    result = await _license_result(ctx, key, f"License {past}")
-    ctx.changes = obj.diff(before, result["license"])
-    return result
+    },
+    "user": {
+        "ban": admin.ban_user,
+        "unban": admin.unban_user,
+        "pause": admin.pause_user,
+        "unpause": admin.unpause_user,
+    },
+}
 
 
 @action("license", "ban")
 async def license_ban(ctx: Context) -> Result:
-    return await _license_state(ctx, "ban")
+    return await _state_change(ctx, "license", "ban")
 
 
 @action("license", "unban")
 async def license_unban(ctx: Context) -> Result:
-    return await _license_state(ctx, "unban")
+    return await _state_change(ctx, "license", "unban")
 
 
 @action("license", "pause")
 async def license_pause(ctx: Context) -> Result:
-    return await _license_state(ctx, "pause")
+    return await _state_change(ctx, "license", "pause")
 
 
 @action("license", "unpause")
 async def license_unpause(ctx: Context) -> Result:
-    return await _license_state(ctx, "unpause")
+    return await _state_change(ctx, "license", "unpause")
 
 
 @action("license", "delete")
@@ -723,43 +738,24 @@ async def user_edit(ctx: Context) -> Result:
     return result
 
 
-async def _user_state(ctx: Context, verb: str) -> Result:
-    p = ctx.params
-    username = p.req("username")
-    ctx.on("user", username)
-    before = await _user_snapshot(ctx, username)
-    change = {
-        "ban": admin.ban_user,
-        "unban": admin.unban_user,
-        "pause": admin.pause_user,
-        "unpause": admin.unpause_user,
-    }[verb]
-    reason = (p.text("reason") or "") if verb == "ban" else ""
-    await change(ctx.rt, ctx.aid, username, reason)
-    past = f"{verb}ned" if verb.endswith("ban") else f"{verb}d"
-    result = await _user_result(ctx, username, f"User {past}")
-    ctx.changes = obj.diff(before, result["user"])
-    return result
-
-
 @action("user", "ban")
 async def user_ban(ctx: Context) -> Result:
-    return await _user_state(ctx, "ban")
+    return await _state_change(ctx, "user", "ban")
 
 
 @action("user", "unban")
 async def user_unban(ctx: Context) -> Result:
-    return await _user_state(ctx, "unban")
+    return await _state_change(ctx, "user", "unban")
 
 
 @action("user", "pause")
 async def user_pause(ctx: Context) -> Result:
-    return await _user_state(ctx, "pause")
+    return await _state_change(ctx, "user", "pause")
 
 
 @action("user", "unpause")
 async def user_unpause(ctx: Context) -> Result:
-    return await _user_state(ctx, "unpause")
+    return await _state_change(ctx, "user", "unpause")
 
 
 @action("user", "delete")
