@@ -83,29 +83,26 @@ class SessionCtx:
     identity: Identity | None
 
 
-def _user_query() -> Any:
+def _with_subscription(table: Any) -> Any:
+    """A user, license or device row with its subscription's name and level."""
     return select(
-        users, subscriptions.c.name.label("sub_name"), subscriptions.c.level.label("sub_level")
-    ).join(subscriptions, subscriptions.c.id == users.c.subscription_id)
+        table, subscriptions.c.name.label("sub_name"), subscriptions.c.level.label("sub_level")
+    ).join(subscriptions, subscriptions.c.id == table.c.subscription_id)
+
+
+def _user_query() -> Any:
+    return _with_subscription(users)
 
 
 def _license_query() -> Any:
-    return select(
-        licenses, subscriptions.c.name.label("sub_name"), subscriptions.c.level.label("sub_level")
-    ).join(subscriptions, subscriptions.c.id == licenses.c.subscription_id)
+    return _with_subscription(licenses)
 
 
 def _device_query() -> Any:
-    return select(
-        devices, subscriptions.c.name.label("sub_name"), subscriptions.c.level.label("sub_level")
-    ).join(subscriptions, subscriptions.c.id == devices.c.subscription_id)
+    return _with_subscription(devices)
 
 
-_QUERIES = {
-    "user": (_user_query, users),
-    "license": (_license_query, licenses),
-    "device": (_device_query, devices),
-}
+_TABLES = {"user": users, "license": licenses, "device": devices}
 
 # Hot-path statements, built once: bind parameters instead of per-call construction halve
 # their CPU cost (no statement building or cache-key generation on every request).
@@ -121,8 +118,8 @@ _SESSION_LOOKUP = (
     .where(sessions.c.id_hash == bindparam("id_hash"))
 )
 _IDENTITY_LOOKUP = {
-    kind: query().where(table.c.id == bindparam("ident"))
-    for kind, (query, table) in _QUERIES.items()
+    kind: _with_subscription(table).where(table.c.id == bindparam("ident"))
+    for kind, table in _TABLES.items()
 }
 _TOUCH = (
     update(sessions)
@@ -452,14 +449,15 @@ class ClientService:
                         return None
                     row = (
                         await conn.execute(
-                            select(*APP_COLUMNS)
-                            .join(accounts, accounts.c.id == apps.c.owner_account_id)
-                            .where(
-                                accounts.c.owner_id == owner_id.strip(" \t\r\n"),
-                                apps.c.name == app_name.strip(" \t\r\n"),
-                            )
+                            _INIT_LOOKUP,
+                            {
+                                "owner_id": owner_id.strip(" \t\r\n"),
+                                "app_name": app_name.strip(" \t\r\n"),
+                            },
                         )
                     ).first()
+                    if row is not None and row.id is None:
+                        row = None  # the owner exists, the app does not
                 else:
                     session_id = body.get("session_id")
                     if not isinstance(session_id, str):
