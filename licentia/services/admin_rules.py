@@ -8,6 +8,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -77,6 +78,52 @@ def normalize_ip_rule(value: str) -> str:
     return str(network)
 
 
+async def _add_rule(
+    rt: Runtime,
+    app_id: str,
+    table: Any,
+    match: Any,
+    key: str,
+    row: dict[str, str],
+    which: str,
+    note: str,
+) -> Rule:
+    """Insert one allow/deny entry unless `match == key` already names it (idempotent)."""
+    async with rt.db.write() as conn:
+        await load_app(conn, app_id)
+        shown = row.get("value") or row["sid"]
+        existing = (
+            await conn.execute(
+                select(table.c.id).where(
+                    and_(table.c.app_id == app_id, table.c.list == which, match == key)
+                )
+            )
+        ).first()
+        if existing is not None:
+            return Rule(id=existing.id, app_id=app_id, value=shown, list=which, created=False)
+        rule_id = new_id()
+        await conn.execute(
+            table.insert().values(
+                id=rule_id, app_id=app_id, list=which, note=note, created_at=rt.clock(), **row
+            )
+        )
+        await bump_config_rev(conn, app_id)
+    return Rule(id=rule_id, app_id=app_id, value=shown, list=which, created=True)
+
+
+async def _remove_rule(
+    rt: Runtime, app_id: str, table: Any, match: Any, key: str, which: str, what: str, field: str
+) -> None:
+    async with rt.db.write() as conn:
+        await load_app(conn, app_id)
+        result = await conn.execute(
+            delete(table).where(and_(table.c.app_id == app_id, table.c.list == which, match == key))
+        )
+        if not result.rowcount:
+            raise AdminError("RULE_NOT_FOUND", f"no such {what} rule in this app", [field])
+        await bump_config_rev(conn, app_id)
+
+
 async def add_ip_rule(
     rt: Runtime, app_id: str, value: str, list_: str = "deny", note: str = ""
 ) -> Rule:
@@ -84,51 +131,15 @@ async def add_ip_rule(
     text = normalize_ip_rule(value)
     which = _check_list(list_)
     text_note = check_note(note)
-    async with rt.db.write() as conn:
-        await load_app(conn, app_id)
-        existing = (
-            await conn.execute(
-                select(ip_rules.c.id).where(
-                    and_(
-                        ip_rules.c.app_id == app_id,
-                        ip_rules.c.list == which,
-                        ip_rules.c.value == text,
-                    )
-                )
-            )
-        ).first()
-        if existing is not None:
-            return Rule(id=existing.id, app_id=app_id, value=text, list=which, created=False)
-        rule_id = new_id()
-        await conn.execute(
-            ip_rules.insert().values(
-                id=rule_id,
-                app_id=app_id,
-                value=text,
-                list=which,
-                note=text_note,
-                created_at=rt.clock(),
-            )
-        )
-        await bump_config_rev(conn, app_id)
-    return Rule(id=rule_id, app_id=app_id, value=text, list=which, created=True)
+    return await _add_rule(
+        rt, app_id, ip_rules, ip_rules.c.value, text, {"value": text}, which, text_note
+    )
 
 
 async def remove_ip_rule(rt: Runtime, app_id: str, value: str, list_: str = "deny") -> None:
     text = normalize_ip_rule(value)
     which = _check_list(list_)
-    async with rt.db.write() as conn:
-        await load_app(conn, app_id)
-        result = await conn.execute(
-            delete(ip_rules).where(
-                and_(
-                    ip_rules.c.app_id == app_id, ip_rules.c.list == which, ip_rules.c.value == text
-                )
-            )
-        )
-        if not result.rowcount:
-            raise AdminError("RULE_NOT_FOUND", "no such IP rule in this app", ["value"])
-        await bump_config_rev(conn, app_id)
+    await _remove_rule(rt, app_id, ip_rules, ip_rules.c.value, text, which, "IP", "value")
 
 
 # -- SID rules ---------------------------------------------------------------------------
@@ -149,54 +160,16 @@ async def add_sid_rule(
     text = _check_sid(sid)
     which = _check_list(list_)
     text_note = check_note(note)
-    async with rt.db.write() as conn:
-        await load_app(conn, app_id)
-        existing = (
-            await conn.execute(
-                select(sid_rules.c.id).where(
-                    and_(
-                        sid_rules.c.app_id == app_id,
-                        sid_rules.c.list == which,
-                        sid_rules.c.sid_norm == norm(text),
-                    )
-                )
-            )
-        ).first()
-        if existing is not None:
-            return Rule(id=existing.id, app_id=app_id, value=text, list=which, created=False)
-        rule_id = new_id()
-        await conn.execute(
-            sid_rules.insert().values(
-                id=rule_id,
-                app_id=app_id,
-                sid=text,
-                sid_norm=norm(text),
-                list=which,
-                note=text_note,
-                created_at=rt.clock(),
-            )
-        )
-        await bump_config_rev(conn, app_id)
-    return Rule(id=rule_id, app_id=app_id, value=text, list=which, created=True)
+    row = {"sid": text, "sid_norm": norm(text)}
+    return await _add_rule(
+        rt, app_id, sid_rules, sid_rules.c.sid_norm, norm(text), row, which, text_note
+    )
 
 
 async def remove_sid_rule(rt: Runtime, app_id: str, sid: str, list_: str = "deny") -> None:
     text = _check_sid(sid)
     which = _check_list(list_)
-    async with rt.db.write() as conn:
-        await load_app(conn, app_id)
-        result = await conn.execute(
-            delete(sid_rules).where(
-                and_(
-                    sid_rules.c.app_id == app_id,
-                    sid_rules.c.list == which,
-                    sid_rules.c.sid_norm == norm(text),
-                )
-            )
-        )
-        if not result.rowcount:
-            raise AdminError("RULE_NOT_FOUND", "no such SID rule in this app", ["sid"])
-        await bump_config_rev(conn, app_id)
+    await _remove_rule(rt, app_id, sid_rules, sid_rules.c.sid_norm, norm(text), which, "SID", "sid")
 
 
 # -- version rules -----------------------------------------------------------------------
