@@ -7,6 +7,12 @@ SQLite: WAL mode, `foreign_keys=ON`, a busy timeout, and write transactions star
 `BEGIN IMMEDIATE` so two writers never deadlock on a lock upgrade; in-process writers also
 queue on an asyncio lock rather than on SQLite's sleeping busy handler.
 PostgreSQL: READ COMMITTED; races are closed with conditional UPDATEs and row locks.
+
+Nesting: inside a `write()` block, a nested `write()` of the same task joins the open
+transaction through a SAVEPOINT (an exception inside the nested block undoes only its own
+work), and a nested `read()` reads through the same connection, so it sees the uncommitted
+changes. A management face opens one `write()` around a service call and its audit entry:
+the entry commits exactly when the change does. The client hot path never nests.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -59,29 +66,58 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # The write transaction open in the current task (tasks copy it when spawned: a task
+        # started inside a write block must not use the database before the block ends).
+        self._open_write: ContextVar[AsyncConnection | None] = ContextVar(
+            "licentia_open_write", default=None
+        )
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
         return cls(make_engine(url, pool_size=pool_size))
 
+    @property
+    def in_write(self) -> bool:
+        """True inside a `write()` block of the current task."""
+        return self._open_write.get() is not None
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        joined = self._open_write.get()
+        if joined is not None:
+            yield joined
+            return
         async with self.engine.connect() as conn:
             async with conn.begin():
                 yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        joined = self._open_write.get()
+        if joined is not None:
+            async with joined.begin_nested():
+                yield joined
+            return
         if self._write_lock is None:
             async with self.engine.connect() as conn:
                 async with conn.begin():
-                    yield conn
+                    async with self._opened(conn):
+                        yield conn
             return
         async with self._write_lock:
             async with self.engine.connect() as raw:
                 conn = await raw.execution_options(licentia_write=True)
                 async with conn.begin():
-                    yield conn
+                    async with self._opened(conn):
+                        yield conn
+
+    @asynccontextmanager
+    async def _opened(self, conn: AsyncConnection) -> AsyncIterator[None]:
+        token = self._open_write.set(conn)
+        try:
+            yield
+        finally:
+            self._open_write.reset(token)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -58,6 +58,12 @@ accounts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime),
     Column("last_login_ip", String(64)),
+    # (migration 0003) initial passwords of staff and reseller accounts (management A.7)
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    Column("temporary_password_expires_at", UTCDateTime),
+    Column("totp_secret_enc", Text),  # dashboard second factor, encrypted with the master key
+    Column("compat_initial_password", Boolean, nullable=False, server_default=false()),
+    Column("is_operator", Boolean, nullable=False, server_default=false()),
 )
 
 apps = Table(
@@ -431,6 +437,9 @@ api_tokens = Table(
     Column("last_used_at", UTCDateTime),
     Column("expires_at", UTCDateTime),  # NULL = never
     Column("revoked_at", UTCDateTime),
+    # (migration 0003) the owner whose objects the token reaches; NULL = the account itself.
+    # A staff member's or reseller's token acts within that owner and that membership's rights.
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE")),
     Index("ix_api_tokens_account", "account_id"),
 )
 
@@ -480,4 +489,130 @@ audit_log = Table(
     Column("request_id", String(128), nullable=False, server_default=""),
     Index("ix_audit_log_owner_created", "owner_account_id", "created_at"),
     Index("ix_audit_log_capability", "capability"),
+)
+
+
+# -- staff, resellers, batches and usage (migration 0003) --------------------------------
+
+# Staff roles (management B.18): capability lists with an app scope, per owner.
+staff_roles = Table(
+    "staff_roles",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_norm", String(64), nullable=False),
+    Column("permissions", Text, nullable=False, server_default="[]"),  # JSON capability names
+    Column("app_ids", Text),  # JSON list of app ids; NULL = every app of the owner
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_account_id", "name_norm", name="uq_staff_roles_owner_name"),
+)
+
+# Staff members: an account working for an owner under a role (B.18).
+staff_members = Table(
+    "staff_members",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("role_id", ID, ForeignKey("staff_roles.id"), nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_account_id", "account_id", name="uq_staff_members_owner_account"),
+    Index("ix_staff_members_account", "account_id"),
+)
+
+# Rate plans (B.19): what a reseller may generate and what each key costs.
+rate_plans = Table(
+    "rate_plans",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_norm", String(64), nullable=False),
+    Column("allow_ban", Boolean, nullable=False, server_default=false()),  # ban/unban own keys
+    Column("allow_reset_hwid", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_account_id", "name_norm", name="uq_rate_plans_owner_name"),
+)
+
+# One priced product of a rate plan: a subscription with a term. term_kind: duration (term_days
+# from first use), fixed (expires term_days after generation) or lifetime (term_days 0).
+rate_plan_prices = Table(
+    "rate_plan_prices",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("rate_plan_id", ID, ForeignKey("rate_plans.id", ondelete="CASCADE"), nullable=False),
+    _app_fk(),
+    Column(
+        "subscription_id", ID, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("term_kind", String(8), nullable=False),
+    Column("term_days", Integer, nullable=False, server_default=text("0")),
+    Column("price", Integer, nullable=False),
+    UniqueConstraint(
+        "rate_plan_id", "subscription_id", "term_kind", "term_days", name="uq_rate_plan_prices_item"
+    ),
+)
+
+# Resellers (B.19). points_balance never goes below zero: every change is a conditional
+# UPDATE plus a coin_ledger row in the same transaction.
+resellers = Table(
+    "resellers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("rate_plan_id", ID, ForeignKey("rate_plans.id")),
+    Column("points_balance", BigInteger, nullable=False, server_default=text("0")),
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    Column("app_ids", Text),  # JSON list of app ids; NULL = every app the rate plan prices
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner_account_id", "account_id", name="uq_resellers_owner_account"),
+    Index("ix_resellers_account", "account_id"),
+)
+
+coin_ledger = Table(
+    "coin_ledger",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("reseller_id", ID, ForeignKey("resellers.id", ondelete="CASCADE"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("description", String(200), nullable=False, server_default=""),
+    Column("actor", String(128), nullable=False, server_default=""),
+    Column("batch_id", ID),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_coin_ledger_reseller", "reseller_id", "id"),
+)
+
+# Bulk generations (B.6): the batch id stamped on its licenses, and the optional idempotency
+# key that makes a retried call return the original batch (24 hours, per owner).
+license_batches = Table(
+    "license_batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("idempotency_key", String(128)),
+    Column("request_digest", String(64), nullable=False, server_default=""),
+    Column("count", Integer, nullable=False),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "owner_account_id", "idempotency_key", name="uq_license_batches_owner_idempotency"
+    ),
+)
+Index("ix_licenses_batch", licenses.c.batch_id)
+
+# Client API requests per app, UTC day and endpoint (B.12 usage; Elite Key `app usage`).
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("endpoint", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False, server_default=text("0")),
 )
