@@ -40,59 +40,32 @@ from licentia.cli._support import (
     usage,
     warn,
 )
+from licentia.cli.groups import (
+    AppOpt,
+    JsonOpt,
+    ReasonOpt,
+    app,
+    app_app,
+    audit_app,
+    channel_app,
+    device_app,
+    elite_key_app,
+    hash_app,
+    license_app,
+    owner_app,
+    response_app,
+    rule_app,
+    signing_key_app,
+    subscription_app,
+    token_app,
+    user_app,
+    variable_app,
+    version_app,
+)
 from licentia.config import Settings
 from licentia.domain.timeutil import iso_z
 from licentia.services import admin, audit, credentials, signing_keys
 from licentia.services.runtime import Runtime
-
-app = typer.Typer(
-    name="licentia",
-    help="Licentia: a self-hosted license server speaking the AuthlyX v2 client protocol.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-owner_app = typer.Typer(help="Owner accounts.", no_args_is_help=True)
-app_app = typer.Typer(help="Apps and their settings.", no_args_is_help=True)
-subscription_app = typer.Typer(help="Subscriptions.", no_args_is_help=True)
-license_app = typer.Typer(help="License keys.", no_args_is_help=True)
-user_app = typer.Typer(help="End users of an app.", no_args_is_help=True)
-device_app = typer.Typer(help="Hardware devices (device-auth).", no_args_is_help=True)
-variable_app = typer.Typer(help="App variables.", no_args_is_help=True)
-channel_app = typer.Typer(help="Chat channels and mutes.", no_args_is_help=True)
-signing_key_app = typer.Typer(help="The server's response-signing key.", no_args_is_help=True)
-rule_app = typer.Typer(help="IP and SID allow/deny rules.", no_args_is_help=True)
-version_app = typer.Typer(help="Version-control rules.", no_args_is_help=True)
-hash_app = typer.Typer(help="Allowed application hashes.", no_args_is_help=True)
-response_app = typer.Typer(help="Custom client messages.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens of the management API.", no_args_is_help=True)
-elite_key_app = typer.Typer(help="The owner's Elite Key and its settings.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
-
-for _name, _sub in (
-    ("owner", owner_app),
-    ("app", app_app),
-    ("subscription", subscription_app),
-    ("license", license_app),
-    ("user", user_app),
-    ("device", device_app),
-    ("variable", variable_app),
-    ("channel", channel_app),
-    ("signing-key", signing_key_app),
-    ("rule", rule_app),
-    ("version", version_app),
-    ("hash", hash_app),
-    ("response", response_app),
-    ("token", token_app),
-    ("elite-key", elite_key_app),
-    ("audit", audit_app),
-):
-    app.add_typer(_sub, name=_name)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
-AppOpt = Annotated[str, typer.Option("--app", help="App id (the UUID `app create` printed).")]
-ReasonOpt = Annotated[str, typer.Option("--reason", help="Reason, kept with the change.")]
 
 DEMO_OWNER = "demo"
 DEMO_APP = "DemoApp"
@@ -1602,3 +1575,7 @@ def main() -> None:
 
 
 __all__ = ["app", "main"]
+
+
+# Commands of the other resource families register on the groups when imported.
+from licentia.cli import apps, identities, licenses, operator, team  # noqa: E402, F401

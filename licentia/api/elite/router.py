@@ -445,7 +445,23 @@ class EliteApi:
         try:
             if spec.app_scoped:
                 await ctx.resolve_app()
-            outcome = await spec.run(ctx)
+            if spec.mutating:
+                # The change and its audit entry commit together (or not at all).
+                async with rt.db.write() as conn:
+                    outcome = await spec.run(ctx)
+                    await audit.record_as(
+                        conn,
+                        actor,
+                        now=rt.clock(),
+                        owner_account_id=principal.account_id,
+                        capability=capability,
+                        target_type=ctx.target_type,
+                        target=ctx.target,
+                        changes=ctx.changes or None,
+                        app_id=ctx.app_id,
+                    )
+            else:
+                outcome = await spec.run(ctx)
         except AdminError as exc:
             if spec.mutating or exc.code in ("PERMISSION_DENIED",):
                 await self._audit_refusal(
@@ -459,22 +475,6 @@ class EliteApi:
                     ctx.app_id,
                 )
             raise
-        if spec.mutating:
-            try:
-                async with rt.db.write() as conn:
-                    await audit.record_as(
-                        conn,
-                        actor,
-                        now=rt.clock(),
-                        owner_account_id=principal.account_id,
-                        capability=capability,
-                        target_type=ctx.target_type,
-                        target=ctx.target,
-                        changes=ctx.changes or None,
-                        app_id=ctx.app_id,
-                    )
-            except Exception:
-                log.exception("could not write the audit entry of an Elite Key call")
         return JSONResponse({"success": True, **outcome})
 
 

@@ -70,7 +70,7 @@ class Ctx:
         target: str | None = None,
         changes: dict[str, Any] | None = None,
     ) -> None:
-        """Record this call's change (result `ok`) in a transaction of its own."""
+        """Record this call's change (result `ok`), joining the call's write transaction."""
         async with self.rt.db.write() as conn:
             await audit.record_as(
                 conn,

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from licentia.api.manage.auth import Ctx
 from licentia.services import audit
 from licentia.services.admin_common import AdminError
+from licentia.services.runtime import Runtime
 
 log = logging.getLogger("licentia.manage")
 
@@ -138,18 +139,37 @@ async def _audit_refusal(request: Request, exc: AdminError) -> None:
         log.exception("could not audit a refused call (request id %s)", ctx.request_id)
 
 
+#: Methods whose routes change data: each runs in one write transaction, so the change and
+#: its audit entry commit together, and a refused call (any exception) changes nothing.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class ManageRoute(APIRoute):
-    """Route class of the management router: request ids and the error shape for every route."""
+    """Route class of the management router: request ids, the error shape for every route,
+    and one transaction around every changing call.
+
+    `get_runtime` is set by `route_class()`; without it (the app has not started) no
+    transaction is opened and the guard answers first."""
+
+    get_runtime: Callable[[], Runtime | None] = staticmethod(lambda: None)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
+        get_runtime = type(self).get_runtime
+
+        async def run(request: Request) -> Response:
+            rt = get_runtime() if request.method in WRITE_METHODS else None
+            if rt is None:
+                return await original(request)
+            async with rt.db.write():
+                return await original(request)
 
         async def handler(request: Request) -> Response:
             request_id = request_id_of(request)
             request.state.request_id = request_id
             refused: AdminError | None = None
             try:
-                response = await original(request)
+                response = await run(request)
             except AdminError as exc:
                 refused = exc
             except RequestValidationError as exc:
@@ -166,3 +186,8 @@ class ManageRoute(APIRoute):
             return response
 
         return handler
+
+
+def route_class(get_runtime: Callable[[], Runtime | None]) -> type[ManageRoute]:
+    """`ManageRoute` bound to the runtime getter of one app."""
+    return type("BoundManageRoute", (ManageRoute,), {"get_runtime": staticmethod(get_runtime)})

@@ -7,39 +7,37 @@ info, delete, ban/unban/pause/unpause).
 Each route names its capability (`license.ban`); `auth.Guard` authenticates the token,
 hides other owners' apps (404) and checks the capability (403). Each change calls the admin
 service, then writes its audit entry with the token as actor (face `rest`, client IP, request
-id). The services run their own transaction, so the entry is written right after the change
-commits, in a second one.
+id). `ManageRoute` runs every changing call in one write transaction that the services join,
+so the change and its entry commit together.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the route signatures at
 # definition time, and their `Depends(guard.app(...))` refer to local names.
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from starlette.routing import Match
 
-from licentia.api.manage import queries, schemas
+from licentia.api.manage import (
+    queries,
+    routes_admin,
+    routes_apps,
+    routes_licenses,
+    routes_team,
+    routes_users,
+    schemas,
+)
 from licentia.api.manage.auth import Ctx, Guard
-from licentia.api.manage.errors import ErrorOut, ManageRoute
+from licentia.api.manage.errors import ErrorOut, route_class
 from licentia.api.manage.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from licentia.api.manage.routing import api_fields, state_changes, term_args
 from licentia.services import admin
 from licentia.services.admin_common import AdminError
 from licentia.services.runtime import Runtime
 
 PREFIX = "/api/manage/v1"
-
-#: Service argument names -> the names this API uses for them.
-_FIELD_NAMES = {
-    "days": "duration_days",
-    "expires": "expiry_date",
-    "lifetime": "duration_days",
-    "count": "amount",
-    "setting": "body",
-}
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "INVALID_TOKEN: missing, invalid, expired or revoked"},
@@ -52,51 +50,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@contextmanager
-def _api_fields() -> Iterator[None]:
-    """Name the offending inputs of a service error as this API calls them."""
-    try:
-        yield
-    except AdminError as exc:
-        if exc.fields:
-            exc.fields = sorted({_FIELD_NAMES.get(f, f) for f in exc.fields})
-        raise
-
-
-def _term(expiry_date: datetime | None, duration_days: int | None) -> dict[str, Any]:
-    """The service's term arguments; neither given = lifetime (A.7)."""
-    if expiry_date is not None and duration_days is not None:
-        raise AdminError(
-            "INVALID_INPUT",
-            "give expiry_date or duration_days, not both",
-            ["expiry_date", "duration_days"],
-        )
-    if duration_days:
-        return {"days": duration_days}
-    if expiry_date is not None:
-        return {"expires": expiry_date}
-    return {"lifetime": True}
-
-
-_FLAGS = ("banned", "ban_reason", "paused", "paused_at")
-
-
-def _state_changes(before: Any, after: Any, *, with_expiry: bool) -> dict[str, list[Any]]:
-    """The changed state fields; empty for an idempotent repeat (which leaves no entry)."""
-    names = (*_FLAGS, "expiry_date") if with_expiry else _FLAGS
-    changes = {
-        name: [getattr(before, name), getattr(after, name)]
-        for name in names
-        if getattr(before, name) != getattr(after, name)
-    }
-    return changes if any(name in changes for name in _FLAGS) else {}
-
-
 def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
     """The management API's routes, prefixed with `PREFIX`. `get_runtime` is called per
     request (the runtime exists once the app has started)."""
     guard = Guard(get_runtime)
-    router = APIRouter(prefix=PREFIX, route_class=ManageRoute, responses=_ERRORS)
+    router = APIRouter(prefix=PREFIX, route_class=route_class(get_runtime), responses=_ERRORS)
 
     # -- apps ----------------------------------------------------------------------------
 
@@ -135,7 +93,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
         if not changes:
             raise AdminError("INVALID_INPUT", "give at least one setting to change", ["body"])
         before = await admin.get_app_settings(ctx.rt, ctx.app_id)
-        with _api_fields():
+        with api_fields():
             results = await admin.set_app_settings(ctx.rt, ctx.app_id, changes)
         diff = {r.setting: [before[r.setting], r.value] for r in results}
         await ctx.audit(changes={k: v for k, v in diff.items() if v[0] != v[1]} or diff)
@@ -170,7 +128,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
         body: schemas.SubscriptionCreate,
     ) -> Any:
         assert ctx.app_id is not None
-        with _api_fields():
+        with api_fields():
             sub = await admin.create_subscription(ctx.rt, ctx.app_id, body.name, body.level)
         await ctx.audit(
             target_type="subscription",
@@ -222,7 +180,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
         ctx: Annotated[Ctx, Depends(guard.app("license.add"))], body: schemas.LicenseCreate
     ) -> Any:
         assert ctx.app_id is not None
-        with _api_fields():
+        with api_fields():
             state = await admin.add_license(
                 ctx.rt,
                 ctx.app_id,
@@ -232,7 +190,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
                 note=body.note,
                 email=body.email or "",
                 created_by=ctx.created_by,
-                **_term(body.expiry_date, body.duration_days),
+                **term_args(body.expiry_date, body.duration_days),
             )
         out = await queries.get_license(ctx.rt, ctx.app_id, state.key)
         await ctx.audit(
@@ -267,7 +225,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
                 "idempotency_key is not supported by this server yet",
                 ["idempotency_key"],
             )
-        with _api_fields():
+        with api_fields():
             keys = await admin.generate_licenses(
                 ctx.rt,
                 ctx.app_id,
@@ -280,7 +238,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
                 use_lowercase=body.use_lowercase,
                 use_numbers=body.use_numbers,
                 created_by=ctx.created_by,
-                **_term(body.expiry_date, body.duration_days),
+                **term_args(body.expiry_date, body.duration_days),
             )
         batch_id = await queries.batch_of(ctx.rt, ctx.app_id, keys[0])
         await ctx.audit(
@@ -376,7 +334,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
         ctx: Annotated[Ctx, Depends(guard.app("user.create"))], body: schemas.UserCreate
     ) -> Any:
         assert ctx.app_id is not None
-        with _api_fields():
+        with api_fields():
             state = await admin.create_user(
                 ctx.rt,
                 ctx.app_id,
@@ -387,7 +345,7 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
                 device_limit=body.device_limit,
                 note=body.note,
                 created_by=ctx.created_by,
-                **_term(body.expiry_date, body.duration_days),
+                **term_args(body.expiry_date, body.duration_days),
             )
         out = await queries.get_user(ctx.rt, ctx.app_id, state.name)
         await ctx.audit(
@@ -455,6 +413,9 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
                 raise AdminError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here")
         raise AdminError("NOT_FOUND", "Unknown endpoint")
 
+    # Further resources, one module per family; each adds its routes to this router.
+    for module in (routes_licenses, routes_users, routes_apps, routes_team, routes_admin):
+        module.register(router, guard)
     return router
 
 
@@ -466,12 +427,12 @@ def _license_action(router: APIRouter, guard: Guard, action: str, service: Any) 
     ) -> Any:
         assert ctx.app_id is not None
         before = await queries.get_license(ctx.rt, ctx.app_id, key)
-        with _api_fields():
+        with api_fields():
             await service(ctx.rt, ctx.app_id, before.key, body.reason if body else "")
         after = await queries.get_license(ctx.rt, ctx.app_id, before.key)
         # An unused duration key's expiry_date is "if activated now": not a stored change.
         fixed = before.status != "unused" or before.duration_days is None
-        changes = _state_changes(before, after, with_expiry=fixed)
+        changes = state_changes(before, after, with_expiry=fixed)
         if changes:  # idempotent repeats change nothing and leave no entry
             await ctx.audit(target=before.key, changes=changes)
         return after
@@ -495,10 +456,10 @@ def _user_action(router: APIRouter, guard: Guard, action: str, service: Any) -> 
     ) -> Any:
         assert ctx.app_id is not None
         before = await queries.get_user(ctx.rt, ctx.app_id, username)
-        with _api_fields():
+        with api_fields():
             await service(ctx.rt, ctx.app_id, before.username, body.reason if body else "")
         after = await queries.get_user(ctx.rt, ctx.app_id, before.username)
-        changes = _state_changes(before, after, with_expiry=True)
+        changes = state_changes(before, after, with_expiry=True)
         if changes:
             await ctx.audit(target=before.username, changes=changes)
         return after
