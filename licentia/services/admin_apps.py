@@ -501,3 +501,92 @@ async def get_subscription(rt: Runtime, app_id: str, name: str) -> Subscription 
     if row is None:
         return None
     return Subscription(id=row.id, app_id=row.app_id, name=row.name, level=row.level)
+
+
+# -- app lifecycle (B.4) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Renamed:
+    app_id: str
+    old_name: str
+    new_name: str
+    warnings: list[str]
+
+
+async def rename_app(rt: Runtime, app_id: str, new_name: str) -> Renamed:
+    """Rename an app. Deployed clients send the old name in `init`, so the caller gets a
+    warning to pass on; renaming to the current name changes nothing."""
+    name = _check_app_name(new_name)
+    try:
+        async with rt.db.write() as conn:
+            row = await load_app(conn, app_id)
+            if row.name == name:
+                return Renamed(app_id=app_id, old_name=row.name, new_name=name, warnings=[])
+            taken = (
+                await conn.execute(
+                    select(apps.c.id).where(
+                        and_(
+                            apps.c.owner_account_id == row.owner_account_id,
+                            apps.c.name_norm == norm(name),
+                            apps.c.id != app_id,
+                        )
+                    )
+                )
+            ).first()
+            if taken is not None:
+                raise exists(f"this owner already has an app named {name!r}")
+            await conn.execute(
+                update(apps).where(apps.c.id == app_id).values(name=name, name_norm=norm(name))
+            )
+            await bump_config_rev(conn, app_id)
+    except IntegrityError:
+        raise exists(f"this owner already has an app named {name!r}") from None
+    return Renamed(
+        app_id=app_id,
+        old_name=row.name,
+        new_name=name,
+        warnings=[f"deployed clients still send {row.name!r} in init and fail until updated"],
+    )
+
+
+async def set_switch(rt: Runtime, app_id: str, setting: str, enabled: bool) -> SettingChange:
+    """Turn an on/off setting on or off. Idempotent: a repeat changes nothing, not even
+    `config_rev`, so workers keep their cached config."""
+    async with rt.db.write() as conn:
+        row = await load_app(conn, app_id)
+        if bool(row._mapping[setting]) == enabled:
+            return SettingChange(app_id=app_id, setting=setting, value=enabled, warnings=[])
+        return await set_app_setting(rt, app_id, setting, enabled)
+
+
+async def set_app_enabled(rt: Runtime, app_id: str, enabled: bool) -> SettingChange:
+    """Enable or disable an app (disabled: every client call answers `APP_DISABLED`)."""
+    return await set_switch(rt, app_id, "is_enabled", enabled)
+
+
+async def delete_app(rt: Runtime, app_id: str, confirm: str) -> AppInfo:
+    """Delete an app and everything in it (B.4), after explicit confirmation: `confirm` must
+    repeat the app's exact name, so a mistyped id cannot wipe another app."""
+    async with rt.db.write() as conn:
+        row = await load_app(conn, app_id)
+        if confirm != row.name:
+            raise AdminError(
+                "INVALID_INPUT",
+                "deleting an app removes everything in it: confirm with its exact name",
+                ["confirm"],
+            )
+        owner_id = (
+            await conn.execute(
+                select(accounts.c.owner_id).where(accounts.c.id == row.owner_account_id)
+            )
+        ).scalar_one()
+        # Every app-owned table references apps.id with ON DELETE CASCADE.
+        await conn.execute(apps.delete().where(apps.c.id == app_id))
+    return AppInfo(app_id=row.id, owner_id=owner_id, app_name=row.name, config_rev=row.config_rev)
+
+
+async def app_owner_account(rt: Runtime, app_id: str) -> str:
+    """The internal id of the account owning the app (audit entries name it)."""
+    async with rt.db.read() as conn:
+        return str((await load_app(conn, app_id)).owner_account_id)

@@ -1,4 +1,8 @@
-"""Users (B.7) and hardware devices (B.9): create, ban/pause and their reversals, delete."""
+"""Users (B.7) and hardware devices (B.9): create, edit, ban/pause and their reversals,
+extend/shorten, password reset and check, device reset, delete.
+
+Every function validates its whole input first and runs in one write transaction (joining the
+face's transaction when one is open), so a refused call changes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.services.admin_common import (
+    MAX_DAYS,
     AdminError,
+    as_utc,
     check_email,
     check_identity_text,
     check_length,
@@ -401,3 +407,264 @@ async def delete_device(rt: Runtime, app_id: str, device_type: str, device_id: s
         row = await require_device(conn, app_id, device_type, device_id)
         await end_sessions(conn, "device", row.id, "deleted", now)
         await conn.execute(delete(devices).where(devices.c.id == row.id))
+
+
+# -- edits, terms, passwords, resets -----------------------------------------------------
+
+
+class _Unset:
+    """Marks an edit field the caller did not give (None is a value: no email, lifetime)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def _given(value: Any) -> bool:
+    return not isinstance(value, _Unset)
+
+
+def _shifted(
+    current: datetime | None, days: int | None, expires: datetime | None, sign: int
+) -> datetime:
+    """The new expiry of an extend (`sign` 1) or shorten (-1): `days` moves it, `expires`
+    sets it. A lifetime term cannot move (B.0: 400 INVALID_INPUT)."""
+    if (days is None) == (expires is None):
+        raise AdminError(
+            "INVALID_INPUT" if days is not None else "MISSING_FIELDS",
+            "give days or expiry_date, not both" if days is not None else "give days",
+            ["days", "expiry_date"] if days is not None else ["days"],
+        )
+    if current is None:
+        raise invalid("days", "a lifetime term cannot be extended or shortened")
+    if expires is not None:
+        return as_utc(expires)
+    assert days is not None
+    step = parse_int(days, "days", low=1, high=MAX_DAYS)
+    return current + sign * timedelta(days=step)
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    if not 1 <= len(password) <= 256:
+        raise invalid(field, f"{field} must be 1 to 256 characters")
+
+
+async def edit_user(
+    rt: Runtime,
+    app_id: str,
+    username: str,
+    *,
+    email: Any = UNSET,
+    subscription: Any = UNSET,
+    device_limit: Any = UNSET,
+    expiry: Any = UNSET,
+    note: Any = UNSET,
+) -> IdentityState:
+    """Change any of email (None or "" = none), subscription, device limit (0 = unlimited),
+    expiry (None = lifetime) and note; all of them or none. Nothing given: MISSING_FIELDS."""
+    values: dict[str, Any] = {}
+    if _given(email):
+        values["email"] = check_email(email or "")
+    if _given(device_limit):
+        values["device_limit"] = parse_int(device_limit, "device_limit", low=0)
+    if _given(expiry):
+        values["expires_at"] = None if expiry is None else as_utc(expiry)
+    if _given(note):
+        values["note"] = check_note(note or "")
+    if not values and not _given(subscription):
+        raise AdminError(
+            "MISSING_FIELDS",
+            "give at least one of email, subscription, device_limit, expiry_date, note",
+            ["email", "subscription", "device_limit", "expiry_date", "note"],
+        )
+    async with rt.db.write() as conn:
+        row = await require_user(conn, app_id, username)
+        if _given(subscription):
+            values["subscription_id"] = (
+                await require_subscription(conn, app_id, str(subscription))
+            ).id
+        await conn.execute(update(users).where(users.c.id == row.id).values(values))
+        fresh = await _find_user(conn, app_id, row.username)
+    assert fresh is not None
+    return _user_state(fresh)
+
+
+async def _shift_user(
+    rt: Runtime, app_id: str, username: str, days: int | None, expires: datetime | None, sign: int
+) -> IdentityState:
+    async with rt.db.write() as conn:
+        row = await require_user(conn, app_id, username)
+        new = _shifted(row.expires_at, days, expires, sign)
+        await conn.execute(update(users).where(users.c.id == row.id).values(expires_at=new))
+        fresh = await _find_user(conn, app_id, row.username)
+    assert fresh is not None
+    return _user_state(fresh)
+
+
+async def extend_user(
+    rt: Runtime,
+    app_id: str,
+    username: str,
+    *,
+    days: int | None = None,
+    expires: datetime | None = None,
+) -> IdentityState:
+    """Move the expiry `days` later, or set it to `expires`; a lifetime user: INVALID_INPUT."""
+    return await _shift_user(rt, app_id, username, days, expires, 1)
+
+
+async def shorten_user(
+    rt: Runtime,
+    app_id: str,
+    username: str,
+    *,
+    days: int | None = None,
+    expires: datetime | None = None,
+) -> IdentityState:
+    """Move the expiry `days` earlier (it may fall in the past), or set it to `expires`."""
+    return await _shift_user(rt, app_id, username, days, expires, -1)
+
+
+async def reset_user_password(
+    rt: Runtime, app_id: str, username: str, new_password: str
+) -> IdentityState:
+    """Set a new password and end the user's sessions (B.7). The argon2id hash is computed
+    before the transaction opens, so no write lock is held while hashing."""
+    _check_password(new_password, "new_password")
+    async with rt.db.read() as conn:
+        await require_user(conn, app_id, username)  # refuse an unknown user before hashing
+    digest = await rt.passwords.hash(new_password)
+    now = rt.clock()
+    async with rt.db.write() as conn:
+        row = await require_user(conn, app_id, username)
+        await conn.execute(
+            update(users)
+            .where(users.c.id == row.id)
+            .values(password_hash=digest, password_changed_at=now)
+        )
+        await end_sessions(conn, "user", row.id, "password_reset", now)
+        fresh = await _find_user(conn, app_id, row.username)
+    assert fresh is not None
+    return _user_state(fresh)
+
+
+async def verify_user_password(
+    rt: Runtime, app_id: str, username: str, password: str
+) -> IdentityState:
+    """Check a user's password. An unknown user costs the same dummy argon2 check before its
+    USER_NOT_FOUND, so timing does not tell which names exist; a wrong password is
+    INVALID_PASSWORD (422)."""
+    async with rt.db.read() as conn:
+        await load_app(conn, app_id)
+        row = await _find_user(conn, app_id, username)
+    ok = await rt.passwords.verify(row.password_hash if row is not None else None, password)
+    if row is None:
+        raise AdminError("USER_NOT_FOUND", "user not found in this app", ["username"])
+    if not ok:
+        raise AdminError("INVALID_PASSWORD", "the password is wrong", ["password"])
+    return _user_state(row)
+
+
+# -- device edits ------------------------------------------------------------------------
+
+
+async def edit_device(
+    rt: Runtime,
+    app_id: str,
+    device_type: str,
+    device_id: str,
+    *,
+    name: Any = UNSET,
+    email: Any = UNSET,
+    subscription: Any = UNSET,
+    expiry: Any = UNSET,
+    note: Any = UNSET,
+) -> IdentityState:
+    """Change any of name, email, subscription, expiry (None = lifetime) and note."""
+    values: dict[str, Any] = {}
+    if _given(name):
+        text = name or ""
+        check_length(text, "name", low=0, high=128)
+        check_stored_content(text, "name")
+        values["name"] = text
+    if _given(email):
+        values["email"] = check_email(email or "")
+    if _given(expiry):
+        values["expires_at"] = None if expiry is None else as_utc(expiry)
+    if _given(note):
+        values["note"] = check_note(note or "")
+    if not values and not _given(subscription):
+        raise AdminError(
+            "MISSING_FIELDS",
+            "give at least one of name, email, subscription, expiry_date, note",
+            ["name", "email", "subscription", "expiry_date", "note"],
+        )
+    async with rt.db.write() as conn:
+        row = await require_device(conn, app_id, device_type, device_id)
+        if _given(subscription):
+            values["subscription_id"] = (
+                await require_subscription(conn, app_id, str(subscription))
+            ).id
+        await conn.execute(update(devices).where(devices.c.id == row.id).values(values))
+        fresh = await _find_device(conn, app_id, row.device_type, row.device_id)
+    assert fresh is not None
+    return _device_state(fresh)
+
+
+async def reset_device(rt: Runtime, app_id: str, device_type: str, device_id: str) -> IdentityState:
+    """Clear the recorded hwid and IP; the activation stays (A.7 `device reset`)."""
+    async with rt.db.write() as conn:
+        row = await require_device(conn, app_id, device_type, device_id)
+        if row.hwid or row.last_ip:
+            await conn.execute(
+                update(devices).where(devices.c.id == row.id).values(hwid="", last_ip="")
+            )
+        fresh = await _find_device(conn, app_id, row.device_type, row.device_id)
+    assert fresh is not None
+    return _device_state(fresh)
+
+
+async def _shift_device(
+    rt: Runtime,
+    app_id: str,
+    device_type: str,
+    device_id: str,
+    days: int | None,
+    expires: datetime | None,
+    sign: int,
+) -> IdentityState:
+    async with rt.db.write() as conn:
+        row = await require_device(conn, app_id, device_type, device_id)
+        new = _shifted(row.expires_at, days, expires, sign)
+        await conn.execute(update(devices).where(devices.c.id == row.id).values(expires_at=new))
+        fresh = await _find_device(conn, app_id, row.device_type, row.device_id)
+    assert fresh is not None
+    return _device_state(fresh)
+
+
+async def extend_device(
+    rt: Runtime,
+    app_id: str,
+    device_type: str,
+    device_id: str,
+    *,
+    days: int | None = None,
+    expires: datetime | None = None,
+) -> IdentityState:
+    """Move the expiry `days` later, or set it; a lifetime device: INVALID_INPUT."""
+    return await _shift_device(rt, app_id, device_type, device_id, days, expires, 1)
+
+
+async def shorten_device(
+    rt: Runtime,
+    app_id: str,
+    device_type: str,
+    device_id: str,
+    *,
+    days: int | None = None,
+    expires: datetime | None = None,
+) -> IdentityState:
+    """Move the expiry `days` earlier, or set it; a lifetime device: INVALID_INPUT."""
+    return await _shift_device(rt, app_id, device_type, device_id, days, expires, -1)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.crypto.secretbox import SecretBox
@@ -112,10 +112,16 @@ READ_ACTIONS = frozenset(
         "test",
         "search",
         "stats",
+        "messages",
+        "mutes",
+        "list_sessions",
         "roles",
         "rate_plans",
         "list_resets",
         "verify_password",
+        "balance",
+        "ledger",
+        "products",
     }
 )
 
@@ -275,8 +281,11 @@ class TokenInfo:
 
 @dataclass(frozen=True)
 class TokenPrincipal:
-    """Who a valid API token speaks for. `account_id` created it; `owner_account_id` owns
-    the objects it reaches (the same account until staff tokens exist)."""
+    """Who a valid API token speaks for. `account_id` is the account it belongs to;
+    `owner_account_id` owns the objects it reaches (the same account for an owner's token, the
+    owner a staff member or reseller works for otherwise: `api_tokens.owner_account_id`).
+    What it may do is its scopes intersected with that account's rights for the owner
+    (`services.principals`), which the faces check on every call."""
 
     token_id: str
     name: str
@@ -286,6 +295,11 @@ class TokenPrincipal:
     owner_status: str
     scopes: frozenset[str]
     app_ids: frozenset[str] | None  # None = every app
+    account_status: str = "active"
+
+    @property
+    def is_owner_token(self) -> bool:
+        return self.account_id == self.owner_account_id
 
     def actor(self, *, ip: str = "", request_id: str = "") -> Actor:
         return Actor(kind="token", name=self.token_id, face="rest", ip=ip, request_id=request_id)
@@ -342,6 +356,49 @@ async def _owned_app_ids(
     return wanted
 
 
+async def _member_for_token(
+    conn: AsyncConnection,
+    owner_account_id: str,
+    account: str,
+    scopes: Sequence[str],
+    app_ids: Sequence[str] | None,
+) -> str:
+    """The id of the staff member's or reseller's account a token is made for, after checking
+    that its scopes and apps stay within that account's rights (B.1)."""
+    from licentia.services import principals  # principals reads this module's scope rules
+
+    text = trim(str(account))
+    row = (
+        await conn.execute(
+            select(accounts.c.id).where(
+                or_(accounts.c.public_id == text, accounts.c.username_norm == text.casefold())
+            )
+        )
+    ).first()
+    if row is None:
+        raise AdminError("ACCOUNT_NOT_FOUND", f"no account {account!r}", ["account"])
+    rights = await principals.rights_in(conn, row.id, owner_account_id)
+    if not rights.has_any:
+        raise AdminError(
+            "PERMISSION_DENIED",
+            f"{account!r} is not an active staff member or reseller of this owner",
+            ["account"],
+        )
+    for scope in scopes:
+        if not rights.grants_scope(scope):
+            raise AdminError(
+                "PERMISSION_DENIED", f"the scope {scope!r} exceeds the rights of {account!r}"
+            )
+    if app_ids is not None and not rights.is_owner:
+        for app_id in app_ids:
+            aid = trim(str(app_id))
+            reseller = rights.active_reseller
+            in_reseller = reseller is not None and aid in reseller.app_ids
+            if not rights.app_visible(aid) and not in_reseller:
+                raise AdminError("APP_NOT_FOUND", f"no app with id {aid!r}", ["apps"])
+    return str(row.id)
+
+
 async def create_token(
     rt: Runtime,
     owner_id: str,
@@ -351,8 +408,15 @@ async def create_token(
     expires_at: datetime | None = None,
     *,
     actor: Actor = CLI_ACTOR,
+    account: str | None = None,
 ) -> tuple[TokenInfo, str]:
-    """Create an API token for the owner; returns its info and the plaintext (shown once)."""
+    """Create an API token for the owner; returns its info and the plaintext (shown once).
+
+    `account` (a username or public id) makes it the token of a staff member or reseller of
+    this owner instead: it reaches the owner's objects, and no scope or app may exceed that
+    account's rights (PERMISSION_DENIED; an app outside its scope is APP_NOT_FOUND). The
+    rights are checked again on every call, so a later role change or ban narrows the token.
+    """
     token_name = _check_token_name(name)
     scope_list = _normalize_scopes(scopes)
     now = rt.clock()
@@ -362,12 +426,16 @@ async def create_token(
     plaintext = new_token()
     async with rt.db.write() as conn:
         owner = await _owner_row(conn, owner_id)
+        holder_id = owner.id
+        if account is not None:
+            holder_id = await _member_for_token(conn, owner.id, account, scope_list, app_ids)
         app_list = None if app_ids is None else await _owned_app_ids(conn, owner.id, app_ids)
         token_id = new_id()
         await conn.execute(
             api_tokens.insert().values(
                 id=token_id,
-                account_id=owner.id,
+                account_id=holder_id,
+                owner_account_id=None if holder_id == owner.id else owner.id,
                 name=token_name,
                 prefix=plaintext[:DISPLAY_PREFIX],
                 digest=secret_digest(rt.box, plaintext),
@@ -387,6 +455,7 @@ async def create_token(
             target=token_id,
             changes={
                 "name": [None, token_name],
+                "account": [None, holder_id],
                 "scopes": [None, scope_list],
                 "apps": [None, app_list],
                 "expires_at": [None, expiry],
@@ -407,6 +476,17 @@ async def create_token(
     return info, plaintext
 
 
+def _of_owner(owner_account_id: str) -> Any:
+    """The owner's own tokens and those of its staff members and resellers."""
+    return or_(
+        and_(
+            api_tokens.c.account_id == owner_account_id,
+            api_tokens.c.owner_account_id.is_(None),
+        ),
+        api_tokens.c.owner_account_id == owner_account_id,
+    )
+
+
 async def list_tokens(rt: Runtime, owner_id: str) -> list[TokenInfo]:
     """The owner's tokens (revoked and expired ones included), newest first. No secrets."""
     async with rt.db.read() as conn:
@@ -414,7 +494,7 @@ async def list_tokens(rt: Runtime, owner_id: str) -> list[TokenInfo]:
         rows = (
             await conn.execute(
                 select(api_tokens)
-                .where(api_tokens.c.account_id == owner.id)
+                .where(_of_owner(owner.id))
                 .order_by(api_tokens.c.created_at.desc(), api_tokens.c.id)
             )
         ).all()
@@ -432,10 +512,7 @@ async def revoke_token(
         row = (
             await conn.execute(
                 select(api_tokens).where(
-                    and_(
-                        api_tokens.c.id == trim(str(token_id)),
-                        api_tokens.c.account_id == owner.id,
-                    )
+                    and_(api_tokens.c.id == trim(str(token_id)), _of_owner(owner.id))
                 )
             )
         ).first()
@@ -467,11 +544,21 @@ async def authenticate_token(rt: Runtime, plaintext: str) -> TokenPrincipal | No
         return None
     digest = secret_digest(rt.box, plaintext)
     now = rt.clock()
+    owner = accounts.alias("owner")
+    member = accounts.alias("member")
+    owner_col = func.coalesce(api_tokens.c.owner_account_id, api_tokens.c.account_id)
     async with rt.db.read() as conn:
         row = (
             await conn.execute(
-                select(api_tokens, accounts.c.owner_id, accounts.c.status)
-                .join(accounts, accounts.c.id == api_tokens.c.account_id)
+                select(
+                    api_tokens,
+                    owner_col.label("owner_of"),
+                    owner.c.owner_id,
+                    owner.c.status,
+                    member.c.status.label("account_status"),
+                )
+                .join(owner, owner.c.id == owner_col)
+                .join(member, member.c.id == api_tokens.c.account_id)
                 .where(api_tokens.c.digest == digest)
             )
         ).first()
@@ -488,11 +575,12 @@ async def authenticate_token(rt: Runtime, plaintext: str) -> TokenPrincipal | No
         token_id=row.id,
         name=row.name,
         account_id=row.account_id,
-        owner_account_id=row.account_id,
+        owner_account_id=row.owner_of,
         owner_id=row.owner_id,
         owner_status=row.status,
         scopes=frozenset(json.loads(row.scopes)),
         app_ids=None if row.app_ids is None else frozenset(json.loads(row.app_ids)),
+        account_status=row.account_status,
     )
 
 
