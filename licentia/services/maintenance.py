@@ -1,20 +1,34 @@
-"""Periodic clean-up: purged sessions (client protocol 1.2), old logs, stale nonces.
+"""Periodic clean-up: purged sessions (client protocol 1.2), old logs, stale nonces, old
+audit entries.
 
 Sessions stay 24 hours after they stop being live (ended, idle-expired or past their absolute
-lifetime), then go. Client logs and auth events are kept `log_retention_days` per app.
+lifetime), then go. Client logs and auth events are kept `log_retention_days` per app; audit
+entries `LICENTIA_AUDIT_RETENTION_DAYS` (B.20, default 365).
+
+Every worker process runs the purge loop, but only one purges at a time (`purge_exclusive`):
+on PostgreSQL a transaction-level advisory lock, on SQLite an exclusive, non-blocking lock on
+a file beside the database file (SQLite workers share that file system by definition). A
+worker that finds the lock taken skips its round: the other one is doing the work.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, text
 
+from licentia.services import audit, dashboard_auth
 from licentia.services.runtime import Runtime
 from licentia.store.tables import apps, auth_events, client_logs, replay_cache, sessions
 
 SESSION_KEEP = timedelta(hours=24)
+#: Key of the PostgreSQL advisory lock that serializes purges ("LICP" + "URGE").
+PURGE_LOCK_KEY = 0x4C494350_55524745
 
 
 @dataclass
@@ -23,6 +37,8 @@ class PurgeReport:
     client_logs: int = 0
     auth_events: int = 0
     nonces: int = 0
+    audit_entries: int = 0
+    dashboard: int = 0  # ended dashboard sessions and old sign-in failures
 
 
 async def purge(rt: Runtime) -> PurgeReport:
@@ -75,4 +91,62 @@ async def purge(rt: Runtime) -> PurgeReport:
         report.auth_events += result.rowcount or 0
         result = await conn.execute(delete(replay_cache).where(replay_cache.c.expires_at < now))
         report.nonces += result.rowcount or 0
+    report.dashboard = await dashboard_auth.purge(rt)
     return report
+
+
+async def prune_audit(rt: Runtime) -> int:
+    """Delete audit entries older than the operator's retention period (B.20)."""
+    days = max(1, int(rt.settings.audit_retention_days))
+    return await audit.prune_entries(rt, rt.clock() - timedelta(days=days))
+
+
+def _sqlite_lock_path(rt: Runtime) -> str | None:
+    database = rt.db.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None  # an in-memory database lives in one process: nothing to coordinate
+    return f"{os.path.abspath(database)}.purge-lock"
+
+
+@contextlib.asynccontextmanager
+async def purge_lock(rt: Runtime) -> AsyncIterator[bool]:
+    """Yields True when this worker holds the purge lock, False when another one does."""
+    if rt.db.is_sqlite:
+        path = _sqlite_lock_path(rt)
+        if path is None:
+            yield True
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        return
+    # PostgreSQL: the lock lives as long as this connection's transaction; the purge itself
+    # runs on other pool connections, so this one only holds the lock.
+    async with rt.db.engine.connect() as conn, conn.begin():
+        got = (
+            await conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PURGE_LOCK_KEY}
+            )
+        ).scalar_one()
+        yield bool(got)
+
+
+async def purge_exclusive(rt: Runtime) -> PurgeReport | None:
+    """One purge round (sessions, logs, nonces, audit entries) unless another worker is
+    running one; returns None when it skipped."""
+    async with purge_lock(rt) as held:
+        if not held:
+            return None
+        report = await purge(rt)
+        report.audit_entries = await prune_audit(rt)
+        return report

@@ -616,3 +616,47 @@ usage_daily = Table(
     Column("endpoint", String(32), primary_key=True),
     Column("count", BigInteger, nullable=False, server_default=text("0")),
 )
+
+# -- dashboard (migration 0004) -----------------------------------------------------------
+
+# Signed-in dashboard browsers. The cookie carries 256 random bits; only their SHA-256 is
+# stored, so a leaked table cannot be replayed as cookies. `stage` is `totp` between the
+# password step and the second factor, `full` once signed in.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(16), nullable=False, server_default="full"),
+    Column("csrf_token", String(64), nullable=False),
+    # A TOTP secret being set up (encrypted), kept until the confirmation code arrives.
+    Column("totp_pending_enc", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("user_agent", String(256), nullable=False, server_default=""),
+    Index("ix_dashboard_sessions_account", "account_id"),
+)
+
+# Failed dashboard sign-ins, per account name (`account`, the normalised username, known or
+# not) and per client address (`ip`); recent rows decide the lockout.
+dashboard_signin_failures = Table(
+    "dashboard_signin_failures",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("scope", String(16), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_dashboard_signin_failures_subject", "scope", "subject", "created_at"),
+)
+
+# The last TOTP time step accepted per account, so one code cannot be used twice.
+dashboard_totp_steps = Table(
+    "dashboard_totp_steps",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_step", BigInteger, nullable=False),
+)
