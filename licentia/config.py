@@ -74,7 +74,18 @@ class Settings(BaseSettings):
     purge_interval: int = 600
     log_level: str = "info"
 
-    @field_validator("rate_general", "rate_credentials", "rate_identity")
+    #: Elite Key calls per owner (management A.4 step 7), shared through Redis when set.
+    elite_rate: str = "120/60"
+    #: Audit entries older than this many days are pruned by the periodic purge (B.20).
+    audit_retention_days: int = Field(default=365, ge=1)
+    #: Seconds between two flushes of the in-memory client usage counters (B.12).
+    usage_flush_interval: float = Field(default=5.0, gt=0)
+    #: `GET /metrics` (Prometheus text format) is served only when enabled.
+    metrics_enabled: bool = False
+    #: When set, `/metrics` asks for `Authorization: Bearer <token>`.
+    metrics_token: str | None = Field(default=None, repr=False)
+
+    @field_validator("rate_general", "rate_credentials", "rate_identity", "elite_rate")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         RateSpec.parse(value)
@@ -90,7 +101,9 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    def rate(self, name: Literal["general", "credentials", "identity"]) -> RateSpec:
+    def rate(self, name: Literal["general", "credentials", "identity", "elite"]) -> RateSpec:
+        if name == "elite":
+            return RateSpec.parse(self.elite_rate)
         return RateSpec.parse(getattr(self, f"rate_{name}"))
 
     def trusted_proxy_list(self) -> list[str]:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import time
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 
 from licentia import __version__
 from licentia.api import logfilter
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
+from licentia.api.client_v2.endpoints import canonical
 from licentia.api.elite import build_router as build_elite_router
 from licentia.api.manage import build_router as build_manage_router
 from licentia.api.replay import (
@@ -26,16 +29,32 @@ from licentia.api.replay import (
     RedisReplayStore,
     ReplayStore,
 )
-from licentia.config import Settings
-from licentia.services import maintenance, signing_keys
+from licentia.config import RateSpec, Settings
+from licentia.services import maintenance, signing_keys, usage
 from licentia.services.appconfig import AppConfigCache
 from licentia.services.client import ClientService
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade_async
+from licentia.web import build_dashboard
 
 log = logging.getLogger("licentia")
+
+#: Content type of the Prometheus text exposition format.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _SharedLimiter:
+    """The limiter the Elite Key router uses: the one `startup()` builds (Redis when
+    `LICENTIA_REDIS_URL` is set, so every worker shares the per-owner budget, A.4 step 7),
+    or an in-process one before that."""
+
+    def __init__(self) -> None:
+        self.target: RateLimiter = MemoryRateLimiter()
+
+    async def hit(self, bucket: str, key: str, spec: RateSpec) -> int:
+        return await self.target.hit(bucket, key, spec)
 
 
 class LicentiaApp:
@@ -47,10 +66,44 @@ class LicentiaApp:
         self.client: ClientApi | None = None
         self._redis: Any = None
         self._janitor: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self.usage: usage.UsageCounter | None = None
+        self.metrics: usage.Metrics | None = usage.Metrics() if settings.metrics_enabled else None
+        self._elite_limiter = _SharedLimiter()
         self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
         self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
+        self.web.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
         self.web.include_router(build_manage_router(lambda: self.runtime))
-        self.web.include_router(build_elite_router(lambda: self.runtime))
+        self.web.include_router(
+            build_elite_router(
+                lambda: self.runtime, owner_rate=settings.elite_rate, limiter=self._elite_limiter
+            )
+        )
+        # The dashboard (issue #4): server-rendered pages on the same services.
+        self.web.mount("/dashboard", build_dashboard(lambda: self.runtime))
+
+    async def _metrics(self, request: Request) -> Response:
+        """Prometheus text format; 404 unless enabled, 401 without the configured token."""
+        if self.metrics is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        token = self.settings.metrics_token
+        if token:
+            given = request.headers.get("authorization", "")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                value.strip().encode(), token.encode()
+            ):
+                return JSONResponse(
+                    {"detail": "metrics need Authorization: Bearer <LICENTIA_METRICS_TOKEN>"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        pool = self.runtime.db.engine.pool if self.runtime is not None else None
+        pending = self.usage.pending if self.usage is not None else 0
+        return PlainTextResponse(
+            self.metrics.render(pool=pool, usage_pending=pending),
+            media_type=METRICS_CONTENT_TYPE,
+        )
 
     async def _health(self) -> JSONResponse:
         """200 when the database (and Redis, when configured) answer; 503 otherwise."""
@@ -91,6 +144,7 @@ class LicentiaApp:
             limiter = RedisRateLimiter(self._redis, prefix=f"{settings.redis_prefix}rl:")
         else:
             limiter = MemoryRateLimiter()
+        self._elite_limiter.target = limiter
         backend = settings.replay_backend
         if backend == "auto":
             backend = (
@@ -108,7 +162,10 @@ class LicentiaApp:
             replay = MemoryReplayStore()
         net = NetInfo(settings)
         service = ClientService(rt, cache=AppConfigCache(rt.box), net=net, limiter=limiter)
+        self.usage = usage.UsageCounter(rt.clock)
+        usage.attach(rt, self.usage)
         self.client = ClientApi(
+            usage=self.usage,
             settings=settings,
             service=service,
             signer=SignerHolder(lambda: signing_keys.load_active(rt)),
@@ -118,21 +175,32 @@ class LicentiaApp:
         )
         if settings.purge_interval > 0:
             self._janitor = asyncio.create_task(self._purge_loop(settings.purge_interval))
+        self._flusher = asyncio.create_task(
+            usage.run_flusher(rt, self.usage, settings.usage_flush_interval)
+        )
 
     async def _purge_loop(self, interval: int) -> None:
         assert self.runtime is not None
         while True:
             await asyncio.sleep(interval)
             try:
-                await maintenance.purge(self.runtime)
+                await maintenance.purge_exclusive(self.runtime)
             except Exception:
                 log.exception("periodic purge failed")
 
     async def shutdown(self) -> None:
-        if self._janitor is not None:
-            self._janitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._janitor
+        for task in (self._janitor, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._janitor = self._flusher = None
+        if self.usage is not None and self.runtime is not None:
+            try:
+                await self.usage.flush(self.runtime)
+            except Exception:
+                log.exception("could not flush client usage counts at shutdown")
+            usage.detach(self.runtime)
         if self._redis is not None:
             await self._redis.aclose()
         if self.runtime is not None:
@@ -140,6 +208,9 @@ class LicentiaApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind == "http" and self.metrics is not None:
+            await self._measured(scope, receive, send)
+            return
         if kind == "http" and (scope["path"].startswith(PREFIX) or scope["path"] == PREFIX[:-1]):
             assert self.client is not None, "startup() has not run"
             await self.client(scope, receive, send)
@@ -148,6 +219,42 @@ class LicentiaApp:
             await self._lifespan(receive, send)
             return
         await self.web(scope, receive, send)  # type: ignore[arg-type]
+
+    async def _measured(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request and record its status and latency (metrics enabled)."""
+        assert self.metrics is not None
+        started = time.perf_counter()
+        status = 500
+
+        async def watch(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        path: str = scope["path"]
+        is_client = path.startswith(PREFIX) or path == PREFIX[:-1]
+        try:
+            if is_client:
+                assert self.client is not None, "startup() has not run"
+                await self.client(scope, receive, watch)
+            else:
+                await self.web(scope, receive, watch)  # type: ignore[arg-type]
+        finally:
+            if is_client:
+                name = path[len(PREFIX) :].rstrip("/")
+                face = "client"
+                endpoint = name if name == "public-key" else (canonical(name) or "unknown")
+            else:
+                route = getattr(scope.get("route"), "path", None)
+                endpoint = route if isinstance(route, str) else "unmatched"
+                if path.startswith("/api/manage/"):
+                    face = "manage"
+                elif path.startswith("/api/elite-key"):
+                    face = "elite-key"
+                else:
+                    face = "other"
+            self.metrics.observe(face, endpoint, status, time.perf_counter() - started)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

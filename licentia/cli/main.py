@@ -13,13 +13,11 @@ import json
 import secrets
 import string
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -36,31 +34,16 @@ from licentia.cli._support import (
     run,
     set_env,
     show,
-    stderr_is_tty,
-    usage,
     warn,
 )
 from licentia.cli.groups import (
-    AppOpt,
     JsonOpt,
-    ReasonOpt,
     app,
-    app_app,
     audit_app,
-    channel_app,
-    device_app,
     elite_key_app,
-    hash_app,
-    license_app,
     owner_app,
-    response_app,
-    rule_app,
     signing_key_app,
-    subscription_app,
     token_app,
-    user_app,
-    variable_app,
-    version_app,
 )
 from licentia.config import Settings
 from licentia.domain.timeutil import iso_z
@@ -72,7 +55,6 @@ DEMO_APP = "DemoApp"
 DEMO_SUBSCRIPTION = "Default"
 DEMO_KEYS = 5
 DEMO_DAYS = 30
-PROGRESS_THRESHOLD = 2000
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -425,7 +407,8 @@ def owner_create(
 
 
 def _owner_status(ctx: typer.Context, owner_id: str, status: str, json_out: bool) -> None:
-    owner = run(ctx, json_out, lambda rt: admin.set_owner_status(rt, owner_id, status))
+    # Through the account service so the change is audited (face cli).
+    owner = run(ctx, json_out, lambda rt: admin.set_owner_account_status(rt, owner_id, status))
     show(json_out, {"owner_id": owner.owner_id, "username": owner.username, "status": owner.status})
 
 
@@ -449,656 +432,12 @@ def owner_unsuspend(
     _owner_status(ctx, owner_id, "active", json_out)
 
 
-# -- apps --------------------------------------------------------------------------------
+# App commands (app, variable, channel, rule, version, hash, response, log): cli/apps.py.
 
 
-@app_app.command("create")
-def app_create(
-    ctx: typer.Context,
-    owner: Annotated[str, typer.Option("--owner", help="8-digit owner id.")],
-    name: Annotated[str, typer.Option("--name", help="App name, as clients send it.")],
-    json_out: JsonOpt = False,
-) -> None:
-    """Create an app; prints its secret."""
-    created = run(ctx, json_out, lambda rt: admin.create_app(rt, owner, name))
-    show(
-        json_out,
-        {
-            "app_id": created.app_id,
-            "owner_id": created.owner_id,
-            "app_name": created.app_name,
-            "secret": created.secret,
-        },
-        title="App created",
-    )
+# Subscriptions and licenses: cli/licenses.py.
 
-
-@app_app.command("set")
-def app_set(
-    ctx: typer.Context,
-    app_id: Annotated[str, typer.Argument(help="App id.")],
-    setting: Annotated[str, typer.Argument(help=f"One of: {', '.join(admin.APP_SETTINGS)}.")],
-    value: Annotated[str, typer.Argument(help="New value (booleans: true/false, on/off, ...).")],
-    json_out: JsonOpt = False,
-) -> None:
-    """Change one app setting."""
-    change = run(ctx, json_out, lambda rt: admin.set_app_setting(rt, app_id, setting, value))
-    warn(json_out, change.warnings)
-    show(
-        json_out,
-        {
-            "app_id": change.app_id,
-            "setting": change.setting,
-            "value": change.value,
-            "warnings": change.warnings,
-        },
-    )
-
-
-@app_app.command("show")
-def app_show(
-    ctx: typer.Context,
-    app_id: Annotated[str, typer.Argument(help="App id.")],
-    json_out: JsonOpt = False,
-) -> None:
-    """Show an app's settings."""
-
-    async def work(rt: Runtime) -> dict[str, Any]:
-        info = await admin.get_app(rt, app_id)
-        data: dict[str, Any] = {
-            "app_id": info.app_id,
-            "owner_id": info.owner_id,
-            "app_name": info.app_name,
-        }
-        data.update(await admin.get_app_settings(rt, app_id))
-        return data
-
-    show(json_out, run(ctx, json_out, work), title="App")
-
-
-@app_app.command("secret")
-def app_secret(
-    ctx: typer.Context,
-    app_id: Annotated[str, typer.Argument(help="App id.")],
-    regenerate: Annotated[
-        bool,
-        typer.Option("--regenerate", help="Replace the secret (new inits need the new one)."),
-    ] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Show (or regenerate) an app's secret."""
-    fn = admin.regenerate_secret if regenerate else admin.get_app_secret
-    secret = run(ctx, json_out, lambda rt: fn(rt, app_id))
-    if regenerate:
-        warn(json_out, ["clients built with the old secret can no longer init"])
-    show(json_out, {"app_id": app_id, "secret": secret, "regenerated": regenerate})
-
-
-# -- subscriptions -----------------------------------------------------------------------
-
-
-@subscription_app.command("create")
-def subscription_create(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    name: Annotated[str, typer.Option("--name")],
-    level: Annotated[int, typer.Option("--level")] = 1,
-    json_out: JsonOpt = False,
-) -> None:
-    """Create a subscription."""
-    sub = run(ctx, json_out, lambda rt: admin.create_subscription(rt, app_id, name, level))
-    show(json_out, {"id": sub.id, "app_id": sub.app_id, "name": sub.name, "level": sub.level})
-
-
-# -- licenses ----------------------------------------------------------------------------
-
-
-def _one_term(json_mode: bool, days: int | None, expires: str | None, lifetime: bool) -> None:
-    if sum((days is not None, expires is not None, lifetime)) != 1:
-        usage(json_mode, "give exactly one of --days, --expires and --lifetime")
-
-
-@license_app.command("generate")
-def license_generate(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    subscription: Annotated[str, typer.Option("--subscription", help="Subscription name.")],
-    days: Annotated[
-        int | None, typer.Option("--days", help="Term in days, starting at first use.")
-    ] = None,
-    expires: Annotated[str | None, typer.Option("--expires", help="Fixed expiry (ISO).")] = None,
-    lifetime: Annotated[bool, typer.Option("--lifetime", help="Never expires.")] = False,
-    device_limit: Annotated[int, typer.Option("--device-limit", help="0 = unlimited.")] = 1,
-    count: Annotated[int, typer.Option("--count", help="How many keys (1-100000).")] = 1,
-    mask: Annotated[
-        str, typer.Option("--mask", help="X or * = random character; others literal.")
-    ] = admin.DEFAULT_MASK,
-    note: Annotated[str, typer.Option("--note")] = "",
-    capital: Annotated[bool, typer.Option("--capital/--no-capital", help="Use A-Z.")] = True,
-    lowercase: Annotated[bool, typer.Option("--lowercase/--no-lowercase", help="Use a-z.")] = False,
-    numbers: Annotated[bool, typer.Option("--numbers/--no-numbers", help="Use 0-9.")] = True,
-    json_out: JsonOpt = False,
-) -> None:
-    """Generate license keys from a mask (all or none)."""
-    _one_term(json_out, days, expires, lifetime)
-    when = parse_when(json_out, "--expires", expires)
-    interactive = not json_out and count >= PROGRESS_THRESHOLD and stderr_is_tty()
-
-    async def work(rt: Runtime) -> list[str]:
-        kwargs: dict[str, Any] = {
-            "days": days,
-            "expires": when,
-            "lifetime": lifetime,
-            "device_limit": device_limit,
-            "count": count,
-            "mask": mask,
-            "note": note,
-            "use_capital": capital,
-            "use_lowercase": lowercase,
-            "use_numbers": numbers,
-        }
-        if not interactive:
-            return await admin.generate_licenses(rt, app_id, subscription, **kwargs)
-        with Progress(
-            TextColumn("Generating"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console(stderr=True),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("keys", total=count)
-            update: Callable[[int], None] = lambda done: progress.update(task, completed=done)  # noqa: E731
-            return await admin.generate_licenses(
-                rt, app_id, subscription, progress=update, **kwargs
-            )
-
-    keys = run(ctx, json_out, work)
-    if json_out:
-        emit_json({"keys": keys})
-        return
-    for key in keys:  # plain lines, so the output can be piped into a file
-        typer.echo(key)
-    console(stderr=True).print(f"{len(keys)} key(s) generated.")
-
-
-@license_app.command("add")
-def license_add(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    key: Annotated[str, typer.Option("--key", help="The key (1-64 of A-Z a-z 0-9 - _).")],
-    subscription: Annotated[str, typer.Option("--subscription")],
-    days: Annotated[int | None, typer.Option("--days")] = None,
-    expires: Annotated[str | None, typer.Option("--expires")] = None,
-    lifetime: Annotated[bool, typer.Option("--lifetime")] = False,
-    device_limit: Annotated[int, typer.Option("--device-limit")] = 1,
-    note: Annotated[str, typer.Option("--note")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Add one specific key (no term given = lifetime)."""
-    if sum((days is not None, expires is not None, lifetime)) > 1:
-        usage(json_out, "give at most one of --days, --expires and --lifetime")
-    when = parse_when(json_out, "--expires", expires)
-    state = run(
-        ctx,
-        json_out,
-        lambda rt: admin.add_license(
-            rt,
-            app_id,
-            key,
-            subscription,
-            days=days,
-            expires=when,
-            lifetime=lifetime,
-            device_limit=device_limit,
-            note=note,
-        ),
-    )
-    show(json_out, _license_data(state, "add"))
-
-
-def _license_data(state: admin.LicenseState, action: str) -> dict[str, Any]:
-    return {
-        "key": state.key,
-        "app_id": state.app_id,
-        "action": action,
-        "banned": state.banned,
-        "paused": state.paused,
-        "status": state.status,
-    }
-
-
-def _license_action(
-    ctx: typer.Context, action: str, app_id: str, key: str, reason: str, json_out: bool
-) -> None:
-    fn = {
-        "ban": admin.ban_license,
-        "unban": admin.unban_license,
-        "pause": admin.pause_license,
-        "unpause": admin.unpause_license,
-    }[action]
-    state = run(ctx, json_out, lambda rt: fn(rt, app_id, key, reason))
-    show(json_out, _license_data(state, action))
-
-
-KeyArg = Annotated[str, typer.Argument(help="License key.")]
-
-
-@license_app.command("ban")
-def license_ban(
-    ctx: typer.Context,
-    key: KeyArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Ban a key; ends its sessions."""
-    _license_action(ctx, "ban", app_id, key, reason, json_out)
-
-
-@license_app.command("unban")
-def license_unban(
-    ctx: typer.Context,
-    key: KeyArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Lift a key's ban."""
-    _license_action(ctx, "unban", app_id, key, reason, json_out)
-
-
-@license_app.command("pause")
-def license_pause(
-    ctx: typer.Context,
-    key: KeyArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Pause a key (its time stops); ends its sessions."""
-    _license_action(ctx, "pause", app_id, key, reason, json_out)
-
-
-@license_app.command("unpause")
-def license_unpause(
-    ctx: typer.Context,
-    key: KeyArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Resume a paused key; its expiry moves forward by the paused time."""
-    _license_action(ctx, "unpause", app_id, key, reason, json_out)
-
-
-# -- users -------------------------------------------------------------------------------
-
-UsernameArg = Annotated[str, typer.Argument(help="Username (case-insensitive).")]
-
-
-@user_app.command("create")
-def user_create(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    username: Annotated[str, typer.Option("--username")],
-    password: Annotated[str, typer.Option("--password")],
-    subscription: Annotated[str, typer.Option("--subscription")],
-    days: Annotated[int | None, typer.Option("--days")] = None,
-    expires: Annotated[str | None, typer.Option("--expires")] = None,
-    lifetime: Annotated[bool, typer.Option("--lifetime")] = False,
-    email: Annotated[str, typer.Option("--email")] = "",
-    device_limit: Annotated[int, typer.Option("--device-limit")] = 1,
-    json_out: JsonOpt = False,
-) -> None:
-    """Create an end user (no term given = lifetime)."""
-    if sum((days is not None, expires is not None, lifetime)) > 1:
-        usage(json_out, "give at most one of --days, --expires and --lifetime")
-    when = parse_when(json_out, "--expires", expires)
-    state = run(
-        ctx,
-        json_out,
-        lambda rt: admin.create_user(
-            rt,
-            app_id,
-            username,
-            password,
-            subscription,
-            days=days,
-            expires=when,
-            lifetime=lifetime,
-            email=email,
-            device_limit=device_limit,
-        ),
-    )
-    show(
-        json_out,
-        {
-            "id": state.id,
-            "app_id": state.app_id,
-            "username": state.name,
-            "expiry_date": iso_z(state.expires_at) or None,
-        },
-    )
-
-
-def _user_action(
-    ctx: typer.Context, action: str, app_id: str, username: str, reason: str, json_out: bool
-) -> None:
-    fn = {
-        "ban": admin.ban_user,
-        "unban": admin.unban_user,
-        "pause": admin.pause_user,
-        "unpause": admin.unpause_user,
-    }[action]
-    state = run(ctx, json_out, lambda rt: fn(rt, app_id, username, reason))
-    show(
-        json_out,
-        {
-            "username": state.name,
-            "app_id": state.app_id,
-            "action": action,
-            "banned": state.banned,
-            "paused": state.paused,
-        },
-    )
-
-
-@user_app.command("ban")
-def user_ban(
-    ctx: typer.Context,
-    username: UsernameArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Ban a user; ends their sessions."""
-    _user_action(ctx, "ban", app_id, username, reason, json_out)
-
-
-@user_app.command("unban")
-def user_unban(
-    ctx: typer.Context,
-    username: UsernameArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Lift a user's ban."""
-    _user_action(ctx, "unban", app_id, username, reason, json_out)
-
-
-@user_app.command("pause")
-def user_pause(
-    ctx: typer.Context,
-    username: UsernameArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Pause a user (their time stops); ends their sessions."""
-    _user_action(ctx, "pause", app_id, username, reason, json_out)
-
-
-@user_app.command("unpause")
-def user_unpause(
-    ctx: typer.Context,
-    username: UsernameArg,
-    app_id: AppOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Resume a paused user."""
-    _user_action(ctx, "unpause", app_id, username, reason, json_out)
-
-
-@user_app.command("delete")
-def user_delete(
-    ctx: typer.Context, username: UsernameArg, app_id: AppOpt, json_out: JsonOpt = False
-) -> None:
-    """Delete a user; ends their sessions (keys they redeemed stay used)."""
-    run(ctx, json_out, lambda rt: admin.delete_user(rt, app_id, username))
-    show(json_out, {"username": username, "app_id": app_id, "action": "delete", "deleted": True})
-
-
-# -- devices -----------------------------------------------------------------------------
-
-DeviceTypeOpt = Annotated[str, typer.Option("--type", help="motherboard or processor.")]
-DeviceIdOpt = Annotated[str, typer.Option("--id", help="Device id (case-insensitive).")]
-
-
-@device_app.command("create")
-def device_create(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    device_type: DeviceTypeOpt,
-    device_id: DeviceIdOpt,
-    subscription: Annotated[str, typer.Option("--subscription")],
-    days: Annotated[int | None, typer.Option("--days")] = None,
-    lifetime: Annotated[bool, typer.Option("--lifetime")] = False,
-    name: Annotated[str, typer.Option("--name")] = "",
-    email: Annotated[str, typer.Option("--email")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Register a hardware device for device-auth."""
-    _one_term(json_out, days, None, lifetime)
-    state = run(
-        ctx,
-        json_out,
-        lambda rt: admin.create_device(
-            rt,
-            app_id,
-            device_type,
-            device_id,
-            subscription,
-            days=days,
-            lifetime=lifetime,
-            name=name,
-            email=email,
-        ),
-    )
-    show(
-        json_out,
-        {
-            "id": state.id,
-            "app_id": state.app_id,
-            "device_type": state.device_type,
-            "device_id": state.name,
-            "expiry_date": iso_z(state.expires_at) or None,
-        },
-    )
-
-
-def _device_action(
-    ctx: typer.Context,
-    action: str,
-    app_id: str,
-    device_type: str,
-    device_id: str,
-    reason: str,
-    json_out: bool,
-) -> None:
-    fn = {
-        "ban": admin.ban_device,
-        "unban": admin.unban_device,
-        "pause": admin.pause_device,
-        "unpause": admin.unpause_device,
-    }[action]
-    state = run(ctx, json_out, lambda rt: fn(rt, app_id, device_type, device_id, reason))
-    show(
-        json_out,
-        {
-            "app_id": state.app_id,
-            "device_type": state.device_type,
-            "device_id": state.name,
-            "action": action,
-            "banned": state.banned,
-            "paused": state.paused,
-        },
-    )
-
-
-@device_app.command("ban")
-def device_ban(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    device_type: DeviceTypeOpt,
-    device_id: DeviceIdOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Ban a device; ends its sessions."""
-    _device_action(ctx, "ban", app_id, device_type, device_id, reason, json_out)
-
-
-@device_app.command("unban")
-def device_unban(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    device_type: DeviceTypeOpt,
-    device_id: DeviceIdOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Lift a device's ban."""
-    _device_action(ctx, "unban", app_id, device_type, device_id, reason, json_out)
-
-
-@device_app.command("pause")
-def device_pause(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    device_type: DeviceTypeOpt,
-    device_id: DeviceIdOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Pause a device (its time stops); ends its sessions."""
-    _device_action(ctx, "pause", app_id, device_type, device_id, reason, json_out)
-
-
-@device_app.command("unpause")
-def device_unpause(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    device_type: DeviceTypeOpt,
-    device_id: DeviceIdOpt,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Resume a paused device."""
-    _device_action(ctx, "unpause", app_id, device_type, device_id, reason, json_out)
-
-
-# -- variables and channels --------------------------------------------------------------
-
-
-@variable_app.command("set")
-def variable_set(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    key: Annotated[str, typer.Option("--key", help="1-64 of A-Z a-z 0-9 _ . -")],
-    value: Annotated[str, typer.Option("--value", help="At most 4096 bytes.")],
-    read_only: Annotated[
-        bool | None,
-        typer.Option(
-            "--read-only/--writable",
-            help="Clients may not change it (default on creation: writable; kept on update).",
-            show_default=False,
-        ),
-    ] = None,
-    auth_required: Annotated[
-        bool | None,
-        typer.Option(
-            "--auth-required/--no-auth-required",
-            help="Only logged-in clients may read it (default on creation: no).",
-            show_default=False,
-        ),
-    ] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Create or update a variable."""
-    writable = None if read_only is None else not read_only
-    var = run(
-        ctx,
-        json_out,
-        lambda rt: admin.set_variable(rt, app_id, key, value, writable, auth_required),
-    )
-    warn(json_out, var.warnings)
-    show(
-        json_out,
-        {
-            "app_id": var.app_id,
-            "key": var.key,
-            "value": var.value,
-            "writable": var.writable,
-            "auth_required": var.auth_required,
-            "created": var.created,
-            "warnings": var.warnings,
-        },
-    )
-
-
-@channel_app.command("create")
-def channel_create(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    name: Annotated[str, typer.Option("--name", help="1-64 of A-Z a-z 0-9 _ . -")],
-    send_delay: Annotated[
-        int, typer.Option("--send-delay", help="Seconds between a user's messages.")
-    ] = 2,
-    max_messages: Annotated[
-        int, typer.Option("--max-messages", help="Older messages beyond this are pruned.")
-    ] = 10000,
-    json_out: JsonOpt = False,
-) -> None:
-    """Create a chat channel."""
-    channel = run(
-        ctx,
-        json_out,
-        lambda rt: admin.create_channel(rt, app_id, name, send_delay, max_messages),
-    )
-    show(
-        json_out,
-        {
-            "id": channel.id,
-            "app_id": channel.app_id,
-            "name": channel.name,
-            "send_delay": channel.send_delay,
-            "max_messages": channel.max_messages,
-        },
-    )
-
-
-@channel_app.command("mute")
-def channel_mute(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    username: Annotated[str, typer.Option("--username")],
-    channel: Annotated[
-        str | None, typer.Option("--channel", help="One channel (default: every channel).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="ISO end (default: permanent).")
-    ] = None,
-    reason: ReasonOpt = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Mute a user in one channel or app-wide."""
-    when = parse_when(json_out, "--until", until)
-    mute = run(
-        ctx, json_out, lambda rt: admin.mute_user(rt, app_id, username, channel, when, reason)
-    )
-    show(
-        json_out,
-        {
-            "id": mute.id,
-            "app_id": mute.app_id,
-            "username": username,
-            "channel": channel,
-            "expires_at": iso_z(mute.expires_at) or None,
-        },
-    )
+# Users, devices, bindings and sessions: cli/identities.py.
 
 
 # -- signing keys ------------------------------------------------------------------------
@@ -1157,122 +496,6 @@ def signing_key_rotate(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     )
 
 
-# -- rules -------------------------------------------------------------------------------
-
-ListOpt = Annotated[str, typer.Option("--list", help="allow or deny.")]
-
-
-@rule_app.command("ip-add")
-def rule_ip_add(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    value: Annotated[str, typer.Option("--value", help="IPv4/IPv6 address or CIDR range.")],
-    list_: ListOpt = "deny",
-    note: Annotated[str, typer.Option("--note")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Add an IP rule."""
-    rule = run(ctx, json_out, lambda rt: admin.add_ip_rule(rt, app_id, value, list_, note))
-    show(
-        json_out,
-        {
-            "id": rule.id,
-            "app_id": rule.app_id,
-            "value": rule.value,
-            "list": rule.list,
-            "created": rule.created,
-        },
-    )
-
-
-@rule_app.command("sid-add")
-def rule_sid_add(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    sid: Annotated[str, typer.Option("--sid", help="SID (compared case-insensitively).")],
-    list_: ListOpt = "deny",
-    note: Annotated[str, typer.Option("--note")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Add a SID rule."""
-    rule = run(ctx, json_out, lambda rt: admin.add_sid_rule(rt, app_id, sid, list_, note))
-    show(
-        json_out,
-        {
-            "id": rule.id,
-            "app_id": rule.app_id,
-            "sid": rule.value,
-            "list": rule.list,
-            "created": rule.created,
-        },
-    )
-
-
-@version_app.command("add")
-def version_add(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    version: Annotated[str, typer.Option("--version")],
-    mode: Annotated[
-        str, typer.Option("--mode", help="allow, reminder, grace (temporary) or block.")
-    ] = "allow",
-    until: Annotated[
-        str | None, typer.Option("--until", help="ISO date; required for grace.")
-    ] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Add a version rule."""
-    when = parse_when(json_out, "--until", until)
-    rule = run(
-        ctx, json_out, lambda rt: admin.add_version_rule(rt, app_id, version, mode, when, note)
-    )
-    show(
-        json_out,
-        {
-            "id": rule.id,
-            "app_id": rule.app_id,
-            "version": rule.version,
-            "mode": rule.mode,
-            "allowed_until": iso_z(rule.allowed_until) or None,
-        },
-    )
-
-
-@hash_app.command("add")
-def hash_add(
-    ctx: typer.Context,
-    value: Annotated[str, typer.Argument(metavar="HASH", help="64 hexadecimal characters.")],
-    app_id: AppOpt,
-    note: Annotated[str, typer.Option("--note")] = "",
-    json_out: JsonOpt = False,
-) -> None:
-    """Register an allowed application hash."""
-    added = run(ctx, json_out, lambda rt: admin.add_allowed_hash(rt, app_id, value, note))
-    show(json_out, {"id": added.id, "app_id": added.app_id, "hash": added.hash})
-
-
-@response_app.command("set")
-def response_set(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    code: Annotated[str, typer.Option("--code", help="A client code, or OK.<endpoint>.")],
-    message: Annotated[str, typer.Option("--message", help="1-200 characters, SDK-safe.")],
-    json_out: JsonOpt = False,
-) -> None:
-    """Override the message clients get for a code."""
-    msg = run(ctx, json_out, lambda rt: admin.set_custom_message(rt, app_id, code, message))
-    show(
-        json_out,
-        {
-            "app_id": msg.app_id,
-            "code": msg.code,
-            "message": msg.message,
-            "is_default": msg.is_default,
-        },
-    )
-
-
 # -- API tokens, Elite Key, audit log ----------------------------------------------------
 
 OwnerOpt = Annotated[str, typer.Option("--owner", help="8-digit owner id.")]
@@ -1297,6 +520,14 @@ def token_create(
     expires: Annotated[
         str | None, typer.Option("--expires", help="Expiry (ISO 8601); default never.")
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account",
+            help="Make it the token of this staff member or reseller of the owner (username or "
+            "public id); its scopes cannot exceed that account's rights.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create an API token; the token is shown only now."""
@@ -1304,7 +535,9 @@ def token_create(
     info, plaintext = run(
         ctx,
         json_out,
-        lambda rt: credentials.create_token(rt, owner, name, scope, app_ids or None, expires_at),
+        lambda rt: credentials.create_token(
+            rt, owner, name, scope, app_ids or None, expires_at, account=account
+        ),
     )
     warn(json_out, ["the token is shown only now: store it safely"])
     show(

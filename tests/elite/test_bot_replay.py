@@ -1,12 +1,11 @@
 """Replays every call the AuthlyX Discord bot makes (sdk-wire-behaviour 5.2) and checks every
-field the bot reads. Staff and reseller calls are not supported yet: INVALID_ACTION."""
+field the bot reads.
+Staff and reseller calls are replayed in tests/team/test_elite_team.py."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-
-import pytest
 
 from licentia.services import admin
 from tests.conftest import World
@@ -298,38 +297,6 @@ async def test_variable_calls(bot: Bot, world: World) -> None:
     await bot.ok("variable", "delete", {"key": "motd"})
     gone = await bot.call("variable", "get", {"key": "motd"})
     assert gone.status_code == 404 and gone.json()["code"] == "VARIABLE_NOT_FOUND"
-
-
-@pytest.mark.parametrize(
-    ("function", "action", "params"),
-    [
-        ("reseller", "rate_plans", {}),
-        (
-            "reseller",
-            "add",
-            {"type": "new", "username": "r1", "email": "r@x.io", "rate_profile_id": None},
-        ),
-        ("reseller", "edit", {"identifier": "r1", "rate_profile_id": None}),
-        ("reseller", "ban", {"identifier": "r1"}),
-        ("reseller", "unban", {"identifier": "r1"}),
-        ("reseller", "coins", {"identifier": "r1", "amount": -5, "description": "x"}),
-        ("reseller", "list", {}),
-        ("staff", "roles", {}),
-        ("staff", "add", {"type": "existing", "staff_public_id": "ABC", "role_id": "1"}),
-        ("staff", "edit", {"identifier": "s1", "role_id": "1"}),
-        ("staff", "ban", {"identifier": "s1"}),
-        ("staff", "unban", {"identifier": "s1"}),
-        ("staff", "list", {}),
-    ],
-)
-async def test_account_level_calls_not_supported_yet(
-    bot: Bot, function: str, action: str, params: dict[str, Any]
-) -> None:
-    response = await bot.call(function, action, params, app_name="")
-    assert response.status_code == 400
-    body = response.json()
-    assert body["code"] == "INVALID_ACTION"
-    assert body["error"] and body["detail"] and body["success"] is False
 
 
 async def test_older_bot_key_in_query(bot: Bot, world: World) -> None:

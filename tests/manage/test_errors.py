@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from licentia.api.manage import queries
+from licentia.services import views_licenses
 from tests.manage.conftest import BASE, Manage, assert_error
 
 
@@ -20,7 +20,7 @@ async def test_an_unexpected_failure_is_500_without_internals(
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(queries, "list_licenses", boom)
+    monkeypatch.setattr(views_licenses, "list_licenses", boom)
     response = await m.get(f"/apps/{m.app_id}/licenses")
     body = assert_error(response, 500, "INTERNAL")
     assert "secret internals" not in response.text and "RuntimeError" not in body["message"]

@@ -191,7 +191,7 @@ async def test_generate_a_masked_batch(m: Manage) -> None:
             id="charset",
         ),
         pytest.param(
-            {"subscription": "Premium", "idempotency_key": "k1"},
+            {"subscription": "Premium", "idempotency_key": "k" * 129},
             "INVALID_INPUT",
             ["idempotency_key"],
             id="idem",

@@ -27,6 +27,7 @@ from licentia.services.client import AUTH_EVENT_ENDPOINTS, ClientService, decode
 from licentia.services.client_calls import Call
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import RateLimiter
+from licentia.services.usage import UsageCounter
 
 log = logging.getLogger("licentia.api")
 
@@ -150,8 +151,11 @@ class ClientApi:
         replay: ReplayStore,
         limiter: RateLimiter,
         net: NetInfo,
+        usage: UsageCounter | None = None,
     ) -> None:
         self.settings = settings
+        #: Requests per app, day and endpoint (B.12); counted in memory, flushed elsewhere.
+        self.usage = usage
         self.service = service
         self.signer = signer
         self.replay = replay
@@ -307,6 +311,8 @@ class ClientApi:
             if seen is not None:
                 return await self._replayed(call, seen, digest, meta)
         status, out, extra = await self._run(call, headers, via_proxy)
+        if self.usage is not None and call.app is not None:
+            self.usage.hit(call.app.id, endpoint)
         if meta.nonce:
             await self.replay.store(meta.nonce, status, out)
         return status, out, meta, extra
@@ -330,6 +336,8 @@ class ClientApi:
     async def _error(self, call: Call, err: ProtocolError) -> Result:
         """An error found before the endpoint ran (steps 5 to 7)."""
         call.app = await self.service.app_for_messages(call)
+        if self.usage is not None and call.app is not None:
+            self.usage.hit(call.app.id, call.endpoint)
         status, body, extra = self._error_parts(call, err)
         return status, body, _Meta(call.request_id, call.nonce, call.timestamp), extra
 

@@ -10,46 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, select
 
 from licentia.api.elite import objects as obj
 from licentia.api.elite.params import NULL, Params, bad, missing
-from licentia.services import admin
+from licentia.services import admin, usage, views_apps, views_licenses, views_users
 from licentia.services.admin_common import (
     MAX_DAYS,
     AdminError,
-    bump_config_rev,
-    check_email,
-    check_length,
-    check_norm_length,
-    check_note,
-    check_sdk_safe,
-    end_sessions,
-    norm,
-    require_subscription,
     trim,
 )
-from licentia.services.admin_rules import default_text
 from licentia.services.audit import Actor
 from licentia.services.credentials import ElitePrincipal
 from licentia.services.runtime import Runtime
 from licentia.store.tables import (
-    accounts,
-    allowed_hashes,
     apps,
-    auth_events,
-    bindings,
-    custom_messages,
-    devices,
-    licenses,
-    subscriptions,
-    users,
-    variables,
-    version_rules,
 )
 
 Result = dict[str, Any]
@@ -108,7 +86,6 @@ class ActionSpec:
     run: Handler
     mutating: bool
     app_scoped: bool = True
-    unsupported: bool = False
 
 
 _READS = frozenset({"list", "info", "get", "usage", "roles", "rate_plans", "verify_password"})
@@ -167,64 +144,34 @@ def shift_inputs(p: Params) -> tuple[int | None, datetime | None]:
     return days, expiry
 
 
-def shifted(current: datetime | None, days: int | None, expiry: datetime | None, sign: int) -> Any:
-    if current is None:
-        raise bad("days", "a lifetime term cannot be extended or shortened")
-    if expiry is not None:
-        return expiry
-    assert days is not None
-    return current + sign * timedelta(days=days)
-
-
 # -- app ---------------------------------------------------------------------------------
 
 
 @action("app", "list", app_scoped=False)
 async def app_list(ctx: Context) -> Result:
-    async with ctx.rt.db.read() as conn:
-        names = (
-            await conn.execute(
-                select(apps.c.name).where(apps.c.owner_account_id == ctx.principal.account_id)
-            )
-        ).scalars()
-        result = sorted(names)
+    apps_ = await views_apps.list_apps(ctx.rt, ctx.principal.account_id)
+    result = sorted(a.name for a in apps_)
     return {"message": f"{len(result)} apps", "apps": result}
 
 
-async def _count(conn: Any, table: Any, app_id: str) -> int:
-    return int(
-        (
-            await conn.execute(
-                select(func.count()).select_from(table).where(table.c.app_id == app_id)
-            )
-        ).scalar_one()
-    )
+_TOTALS = (
+    "total_users",
+    "total_licenses",
+    "total_devices",
+    "total_subscriptions",
+    "total_variables",
+)
 
 
 @action("app", "info")
 async def app_info(ctx: Context) -> Result:
     assert ctx.app is not None
-    async with ctx.rt.db.read() as conn:
-        plan = (
-            await conn.execute(
-                select(accounts.c.plan_label).where(accounts.c.id == ctx.principal.account_id)
-            )
-        ).scalar_one()
-        counts = {
-            name: await _count(conn, table, ctx.aid)
-            for name, table in (
-                ("total_users", users),
-                ("total_licenses", licenses),
-                ("total_devices", devices),
-                ("total_subscriptions", subscriptions),
-                ("total_variables", variables),
-            )
-        }
+    details = await views_apps.app_details(ctx.rt, ctx.aid)
     return {
         "message": "App found",
         "app_name": ctx.app.name,
-        **counts,
-        "plan_name": plan,
+        **{name: details[name] for name in _TOTALS},
+        "plan_name": details["plan_name"],
         "is_enabled": bool(ctx.app.is_enabled),
         "user_panel_enabled": bool(ctx.app.user_panel_enabled),
     }
@@ -232,25 +179,8 @@ async def app_info(ctx: Context) -> Result:
 
 @action("app", "usage")
 async def app_usage(ctx: Context) -> Result:
-    today = ctx.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    series = []
-    async with ctx.rt.db.read() as conn:
-        for back in range(6, -1, -1):
-            start = today - timedelta(days=back)
-            count = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(auth_events)
-                    .where(
-                        and_(
-                            auth_events.c.app_id == ctx.aid,
-                            auth_events.c.created_at >= start,
-                            auth_events.c.created_at < start + timedelta(days=1),
-                        )
-                    )
-                )
-            ).scalar_one()
-            series.append({"date": start.strftime("%Y-%m-%d"), "count": int(count)})
+    """Client API requests per UTC day, the last 7 days ending today (B.12 usage)."""
+    series = await usage.daily_series(ctx.rt, ctx.aid, 7)
     return {"message": "Usage for the last 7 days", "series": series}
 
 
@@ -301,15 +231,8 @@ def _sub(row: Any) -> dict[str, Any]:
 
 @action("subscription", "list")
 async def subscription_list(ctx: Context) -> Result:
-    async with ctx.rt.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(subscriptions)
-                .where(subscriptions.c.app_id == ctx.aid)
-                .order_by(subscriptions.c.level, subscriptions.c.name)
-            )
-        ).all()
-    return {"message": f"{len(rows)} subscriptions", "subscriptions": [_sub(r) for r in rows]}
+    subs = await views_licenses.list_subscriptions(ctx.rt, ctx.aid)
+    return {"message": f"{len(subs)} subscriptions", "subscriptions": [_sub(s) for s in subs]}
 
 
 @action("subscription", "create")
@@ -322,14 +245,6 @@ async def subscription_create(ctx: Context) -> Result:
     return {"message": "Subscription created", "subscription": _sub(sub)}
 
 
-def _check_sub_name(value: str, field_name: str) -> str:
-    text = trim(value)
-    check_length(text, field_name, low=1, high=64)
-    check_sdk_safe(text, field_name)
-    check_norm_length(text, field_name, 64)
-    return text
-
-
 @action("subscription", "edit")
 async def subscription_edit(ctx: Context) -> Result:
     p = ctx.params
@@ -338,80 +253,23 @@ async def subscription_edit(ctx: Context) -> Result:
     level = p.integer("level")
     if new_name is None and level is None:
         raise missing("new_name", "give new_name or level")
-    renamed = _check_sub_name(new_name, "new_name") if new_name is not None else None
     ctx.on("subscription", name)
-    try:
-        async with ctx.rt.db.write() as conn:
-            row = await require_subscription(conn, ctx.aid, name)
-            values: dict[str, Any] = {}
-            if renamed is not None and renamed != row.name:
-                if norm(renamed) != row.name_norm:
-                    taken = await admin.find_subscription(conn, ctx.aid, renamed)
-                    if taken is not None:
-                        raise AdminError(
-                            "ALREADY_EXISTS", f"a subscription named {renamed!r} exists"
-                        )
-                values.update(name=renamed, name_norm=norm(renamed))
-            if level is not None and level != row.level:
-                values["level"] = level
-            if values:
-                await conn.execute(
-                    update(subscriptions).where(subscriptions.c.id == row.id).values(values)
-                )
-            after = {"name": values.get("name", row.name), "level": values.get("level", row.level)}
-    except IntegrityError:
-        raise AdminError("ALREADY_EXISTS", "a subscription with that name exists") from None
-    ctx.changes = obj.diff(_sub(row), after)
-    return {"message": "Subscription updated", "subscription": after}
+    before, after = await admin.edit_subscription(
+        ctx.rt, ctx.aid, name, new_name=new_name, level=level
+    )
+    ctx.changes = obj.diff(_sub(before), _sub(after))
+    return {"message": "Subscription updated", "subscription": _sub(after)}
 
 
 @action("subscription", "delete")
 async def subscription_delete(ctx: Context) -> Result:
     p = ctx.params
     name = p.req("name")
-    reassign = p.text("reassign_to")
     ctx.on("subscription", name)
-    async with ctx.rt.db.write() as conn:
-        row = await require_subscription(conn, ctx.aid, name)
-        target = None
-        if reassign:
-            target = await admin.find_subscription(conn, ctx.aid, reassign)
-            if target is None:
-                raise AdminError(
-                    "SUBSCRIPTION_NOT_FOUND",
-                    f"no subscription named {reassign!r} in this app",
-                    ["reassign_to"],
-                )
-            if target.id == row.id:
-                raise bad("reassign_to", "reassign_to must name another subscription")
-        used = 0
-        for table in (licenses, users, devices):
-            used += int(
-                (
-                    await conn.execute(
-                        select(func.count())
-                        .select_from(table)
-                        .where(table.c.subscription_id == row.id)
-                    )
-                ).scalar_one()
-            )
-        if used and target is None:
-            raise AdminError(
-                "IN_USE",
-                f"{used} licenses, users or devices use this subscription; give reassign_to",
-                ["name"],
-            )
-        if target is not None:
-            for table in (licenses, users, devices):
-                await conn.execute(
-                    update(table)
-                    .where(table.c.subscription_id == row.id)
-                    .values(subscription_id=target.id)
-                )
-        await conn.execute(delete(subscriptions).where(subscriptions.c.id == row.id))
-    ctx.changes = {"subscription": [row.name, None]}
-    if target is not None:
-        ctx.changes["reassigned_to"] = [None, target.name]
+    gone = await admin.delete_subscription(ctx.rt, ctx.aid, name, reassign_to=p.text("reassign_to"))
+    ctx.changes = {"subscription": [gone.name, None]}
+    if gone.reassigned_to is not None:
+        ctx.changes["reassigned_to"] = [None, gone.reassigned_to]
     return {"message": "Subscription deleted"}
 
 
@@ -464,7 +322,7 @@ async def license_generate(ctx: Context) -> Result:
     days, expires, lifetime = term_inputs(p)
     device_limit = p.integer("device_limit", default=1, low=0)
     ctx.on("license", "")
-    keys = await admin.generate_licenses(
+    batch = await admin.generate_batch(
         ctx.rt,
         ctx.aid,
         subscription,
@@ -478,10 +336,19 @@ async def license_generate(ctx: Context) -> Result:
         use_capital=bool(p.boolean("use_capital", default=True)),
         use_lowercase=bool(p.boolean("use_lowercase", default=False)),
         use_numbers=bool(p.boolean("use_numbers", default=True)),
+        idempotency_key=p.text("idempotency_key"),
         created_by="elite-key",
     )
+    keys = batch.keys
     ctx.on("license", f"{len(keys)} keys")
-    ctx.changes = {"count": [None, len(keys)], "subscription": [None, subscription]}
+    if batch.replayed:  # an idempotent retry: nothing new was created
+        ctx.changes = {"replayed_batch": [None, batch.batch_id]}
+    else:
+        ctx.changes = {
+            "count": [None, len(keys)],
+            "subscription": [None, subscription],
+            "batch_id": [None, batch.batch_id],
+        }
     noun = "license key" if len(keys) == 1 else "license keys"
     return {"message": f"{len(keys)} {noun} generated", "keys": keys, "count": len(keys)}
 
@@ -498,31 +365,29 @@ async def license_edit(ctx: Context) -> Result:
     p = ctx.params
     key = p.req("license_key")
     ctx.on("license", key)
-    values: dict[str, Any] = {}
-    if p.given("note"):
-        values["note"] = check_note(p.text("note") or "")
-    if p.given("device_limit"):
-        values["device_limit"] = p.integer("device_limit", low=0)
+    note = (p.text("note") or "") if p.given("note") else None
+    device_limit = p.integer("device_limit", low=0) if p.given("device_limit") else None
     email = email_input(p)
-    if email is not None:
-        values["email"] = check_email(email)
     term_given = p.given("duration_days") or "expiry_date" in _keys(p)
     subscription = p.text("subscription")
-    if not values and subscription is None and not term_given:
+    nothing = note is None and device_limit is None and email is None and subscription is None
+    if nothing and not term_given:
         raise missing("note", "give at least one of note, device_limit, subscription")
+    term = None
+    if term_given:
+        days, expires, lifetime = term_inputs(p)
+        term = admin.TermChange(days=days, expires=expires, lifetime=lifetime)
     before = await _license_snapshot(ctx, key)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_license(conn, ctx.aid, key)
-        if subscription is not None:
-            values["subscription_id"] = (await require_subscription(conn, ctx.aid, subscription)).id
-        if term_given:
-            if row.status != "unused":
-                raise bad("expiry_date", "the term can only be changed while the key is unused")
-            days, expires, _lifetime = term_inputs(p)
-            values["duration_days"] = days if days is not None else (0 if expires is None else None)
-            values["fixed_expiry"] = expires
-        if values:
-            await conn.execute(update(licenses).where(licenses.c.id == row.id).values(values))
+    await admin.edit_license(
+        ctx.rt,
+        ctx.aid,
+        key,
+        note=note,
+        device_limit=device_limit,
+        subscription=subscription,
+        email=email,
+        term=term,
+    )
     result = await _license_result(ctx, key, "License updated")
     ctx.changes = obj.diff(before, result["license"])
     return result
@@ -602,22 +467,7 @@ async def _license_shift(ctx: Context, sign: int) -> Result:
     ctx.on("license", key)
     days, expiry = shift_inputs(p)
     before = await _license_snapshot(ctx, key)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_license(conn, ctx.aid, key)
-        values: dict[str, Any] = {}
-        if row.status == "unused":
-            if row.fixed_expiry is not None:
-                values["fixed_expiry"] = shifted(row.fixed_expiry, days, expiry, sign)
-            elif not row.duration_days:
-                raise bad("days", "a lifetime key cannot be extended or shortened")
-            elif expiry is not None:
-                values.update(fixed_expiry=expiry, duration_days=None)
-            else:
-                assert days is not None
-                values["duration_days"] = min(MAX_DAYS, max(1, row.duration_days + sign * days))
-        else:
-            values["expires_at"] = shifted(row.expires_at, days, expiry, sign)
-        await conn.execute(update(licenses).where(licenses.c.id == row.id).values(values))
+    await admin.shift_license(ctx.rt, ctx.aid, key, days=days, expires=expiry, sign=sign)
     result = await _license_result(
         ctx, key, "License extended" if sign > 0 else "License shortened"
     )
@@ -635,25 +485,12 @@ async def license_shorten(ctx: Context) -> Result:
     return await _license_shift(ctx, -1)
 
 
-async def _reset_bindings(conn: Any, table: Any, kind: str, holder_id: str) -> None:
-    await conn.execute(
-        delete(bindings).where(
-            and_(bindings.c.holder_kind == kind, bindings.c.holder_id == holder_id)
-        )
-    )
-    await conn.execute(update(table).where(table.c.id == holder_id).values(last_sid="", last_ip=""))
-
-
 @action("license", "reset_hwid")
 async def license_reset_hwid(ctx: Context) -> Result:
     key = ctx.params.req("license_key")
     ctx.on("license", key)
     before = await _license_snapshot(ctx, key)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_license(conn, ctx.aid, key)
-        await _reset_bindings(conn, licenses, "license", row.id)
-        if row.status == "used" and row.used_by_user_id:
-            await _reset_bindings(conn, users, "user", row.used_by_user_id)
+    await admin.reset_license_hwid(ctx.rt, ctx.aid, key)
     result = await _license_result(ctx, key, "HWID reset")
     ctx.changes = obj.diff(before, result["license"])
     return result
@@ -712,27 +549,25 @@ async def user_edit(ctx: Context) -> Result:
     p = ctx.params
     username = p.req("username")
     ctx.on("user", username)
-    values: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     email = email_input(p)
     if email is not None:
-        values["email"] = check_email(email)
+        fields["email"] = email
     if p.given("device_limit"):
-        values["device_limit"] = p.integer("device_limit", low=0)
+        fields["device_limit"] = p.integer("device_limit", low=0)
     if p.given("note"):
-        values["note"] = check_note(p.text("note") or "")
+        fields["note"] = p.text("note") or ""
     if "expiry_date" in _keys(p):
-        values["expires_at"] = p.date("expiry_date")
+        fields["expiry"] = p.date("expiry_date")
     subscription = p.text("subscription")
-    if not values and subscription is None:
+    if subscription is not None:
+        fields["subscription"] = subscription
+    if not fields:
         raise missing(
             "email", "give at least one of email, subscription, device_limit, expiry_date, note"
         )
     before = await _user_snapshot(ctx, username)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_user(conn, ctx.aid, username)
-        if subscription is not None:
-            values["subscription_id"] = (await require_subscription(conn, ctx.aid, subscription)).id
-        await conn.execute(update(users).where(users.c.id == row.id).values(values))
+    await admin.edit_user(ctx.rt, ctx.aid, username, **fields)
     result = await _user_result(ctx, username, "User updated")
     ctx.changes = obj.diff(before, result["user"])
     return result
@@ -773,13 +608,8 @@ async def _user_shift(ctx: Context, sign: int) -> Result:
     ctx.on("user", username)
     days, expiry = shift_inputs(p)
     before = await _user_snapshot(ctx, username)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_user(conn, ctx.aid, username)
-        await conn.execute(
-            update(users)
-            .where(users.c.id == row.id)
-            .values(expires_at=shifted(row.expires_at, days, expiry, sign))
-        )
+    shift = admin.extend_user if sign > 0 else admin.shorten_user
+    await shift(ctx.rt, ctx.aid, username, days=days, expires=expiry)
     result = await _user_result(ctx, username, "User extended" if sign > 0 else "User shortened")
     ctx.changes = obj.diff(before, result["user"])
     return result
@@ -800,21 +630,8 @@ async def user_reset_password(ctx: Context) -> Result:
     p = ctx.params
     username = p.req("username")
     password = p.req("new_password")
-    if not 1 <= len(password) <= 256:
-        raise bad("new_password", "new_password must be 1 to 256 characters")
     ctx.on("user", username)
-    async with ctx.rt.db.read() as conn:
-        await obj.require_user(conn, ctx.aid, username)
-    digest = await ctx.rt.passwords.hash(password)
-    now = ctx.now()
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_user(conn, ctx.aid, username)
-        await conn.execute(
-            update(users)
-            .where(users.c.id == row.id)
-            .values(password_hash=digest, password_changed_at=now)
-        )
-        await end_sessions(conn, "user", row.id, "password_reset", now)
+    await admin.reset_user_password(ctx.rt, ctx.aid, username, password)
     ctx.changes = {"password": ["changed", "changed"]}
     return await _user_result(ctx, username, "Password reset")
 
@@ -825,21 +642,16 @@ async def user_verify_password(ctx: Context) -> Result:
     username = p.req("username")
     password = p.req("password")
     ctx.on("user", username)
-    async with ctx.rt.db.read() as conn:
-        row = await obj.find_user(conn, ctx.aid, username)
-    ok = await ctx.rt.passwords.verify(row.password_hash if row is not None else None, password)
-    if row is None:
-        raise AdminError("USER_NOT_FOUND", "user not found in this app", ["username"])
-    if not ok:
-        raise AdminError("INVALID_PASSWORD", "the password is wrong", ["password"])
+    await admin.verify_user_password(ctx.rt, ctx.aid, username, password)
+    user = await views_users.get_user(ctx.rt, ctx.aid, username)
     return {
         "message": "Password is valid",
         "valid": True,
-        "username": row.username,
-        "subscription": row.subscription_name,
-        "expiry": obj.date(row.expires_at),
-        "banned": bool(row.banned),
-        "paused": bool(row.paused),
+        "username": user.username,
+        "subscription": user.subscription,
+        "expiry": obj.date(user.expiry_date),
+        "banned": user.banned,
+        "paused": user.paused,
     }
 
 
@@ -848,9 +660,7 @@ async def user_reset_hwid(ctx: Context) -> Result:
     username = ctx.params.req("username")
     ctx.on("user", username)
     before = await _user_snapshot(ctx, username)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_user(conn, ctx.aid, username)
-        await _reset_bindings(conn, users, "user", row.id)
+    await admin.reset_bindings(ctx.rt, ctx.aid, "user", username)
     result = await _user_result(ctx, username, "HWID reset")
     ctx.changes = obj.diff(before, result["user"])
     return result
@@ -903,62 +713,35 @@ async def device_create(ctx: Context) -> Result:
     return result
 
 
-_DEVICE_STATES = ("active", "banned", "paused", "expired", "unactivated")
-
-
 @action("device", "list")
 async def device_list(ctx: Context) -> Result:
     p = ctx.params
-    now = ctx.now()
-    query = obj.device_query().where(devices.c.app_id == ctx.aid)
-    async with ctx.rt.db.read() as conn:
-        subscription = p.text("subscription")
-        if subscription:
-            sub = await require_subscription(conn, ctx.aid, subscription)
-            query = query.where(devices.c.subscription_id == sub.id)
-        kind = p.text("device_type")
-        if kind:
-            kind = kind.strip().lower()
-            if kind not in admin.DEVICE_TYPES:
-                raise bad("device_type", "device_type must be motherboard or processor")
-            query = query.where(devices.c.device_type == kind)
-        state = (p.text("state") or "").strip().lower()
-        if state and state not in _DEVICE_STATES:
-            raise bad("state", "state must be one of " + ", ".join(_DEVICE_STATES))
-        if state == "banned":
-            query = query.where(devices.c.banned.is_(True))
-        elif state == "paused":
-            query = query.where(devices.c.paused.is_(True))
-        elif state == "unactivated":
-            query = query.where(devices.c.activated.is_(False))
-        elif state == "expired":
-            query = query.where(
-                and_(devices.c.expires_at.is_not(None), devices.c.expires_at <= now)
-            )
-        elif state == "active":
-            query = query.where(
-                and_(
-                    devices.c.activated.is_(True),
-                    devices.c.banned.is_(False),
-                    devices.c.paused.is_(False),
-                    (devices.c.expires_at.is_(None)) | (devices.c.expires_at > now),
-                )
-            )
-        rows = (
-            await conn.execute(query.order_by(devices.c.device_type, devices.c.device_id_norm))
-        ).all()
+    kind = p.text("device_type")
+    if kind:
+        kind = kind.strip().lower()
+        if kind not in admin.DEVICE_TYPES:
+            raise bad("device_type", "device_type must be motherboard or processor")
+    page = await views_users.list_devices(
+        ctx.rt,
+        ctx.aid,
+        device_type=kind or None,
+        subscription=p.text("subscription") or None,
+        state=(p.text("state") or "").strip().lower() or None,
+        limit=None,
+    )
+    rows = sorted(page.items, key=lambda d: (d.device_type, d.device_id.casefold()))
     items = [
         {
-            "device_id": r.device_id,
-            "device_type": r.device_type,
-            "name": r.name,
-            "activated": bool(r.activated),
-            "banned": bool(r.banned),
-            "paused": bool(r.paused),
-            "subscription_name": r.subscription_name,
-            "expiry_date": obj.date(r.expires_at),
+            "device_id": d.device_id,
+            "device_type": d.device_type,
+            "name": d.name,
+            "activated": d.activated,
+            "banned": d.banned,
+            "paused": d.paused,
+            "subscription_name": d.subscription,
+            "expiry_date": obj.date(d.expiry_date),
         }
-        for r in rows
+        for d in rows
     ]
     return {"message": f"{len(items)} devices", "devices": items}
 
@@ -973,27 +756,23 @@ async def device_info(ctx: Context) -> Result:
 async def device_edit(ctx: Context) -> Result:
     p = ctx.params
     kind, ident = _device_key(ctx)
-    values: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     if p.given("name"):
-        name = p.text("name") or ""
-        check_length(name, "name", low=0, high=128)
-        values["name"] = name
+        fields["name"] = p.text("name") or ""
     email = email_input(p)
     if email is not None:
-        values["email"] = check_email(email)
+        fields["email"] = email
     if p.given("note"):
-        values["note"] = check_note(p.text("note") or "")
+        fields["note"] = p.text("note") or ""
     if "expiry_date" in _keys(p):
-        values["expires_at"] = p.date("expiry_date")
+        fields["expiry"] = p.date("expiry_date")
     subscription = p.text("subscription")
-    if not values and subscription is None:
+    if subscription is not None:
+        fields["subscription"] = subscription
+    if not fields:
         raise missing("name", "give at least one of name, email, subscription, expiry_date, note")
     before = await _device_snapshot(ctx, kind, ident)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_device(conn, ctx.aid, kind, ident)
-        if subscription is not None:
-            values["subscription_id"] = (await require_subscription(conn, ctx.aid, subscription)).id
-        await conn.execute(update(devices).where(devices.c.id == row.id).values(values))
+    await admin.edit_device(ctx.rt, ctx.aid, kind, ident, **fields)
     result = await _device_result(ctx, kind, ident, "Device updated")
     ctx.changes = obj.diff(before, result["device"])
     return result
@@ -1011,11 +790,7 @@ async def device_delete(ctx: Context) -> Result:
 async def device_reset(ctx: Context) -> Result:
     kind, ident = _device_key(ctx)
     before = await _device_snapshot(ctx, kind, ident)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_device(conn, ctx.aid, kind, ident)
-        await conn.execute(
-            update(devices).where(devices.c.id == row.id).values(hwid="", last_ip="")
-        )
+    await admin.reset_device(ctx.rt, ctx.aid, kind, ident)
     result = await _device_result(ctx, kind, ident, "Device reset")
     ctx.changes = obj.diff(before, result["device"])
     return result
@@ -1062,13 +837,8 @@ async def _device_shift(ctx: Context, sign: int) -> Result:
     kind, ident = _device_key(ctx)
     days, expiry = shift_inputs(ctx.params)
     before = await _device_snapshot(ctx, kind, ident)
-    async with ctx.rt.db.write() as conn:
-        row = await obj.require_device(conn, ctx.aid, kind, ident)
-        await conn.execute(
-            update(devices)
-            .where(devices.c.id == row.id)
-            .values(expires_at=shifted(row.expires_at, days, expiry, sign))
-        )
+    shift = admin.extend_device if sign > 0 else admin.shorten_device
+    await shift(ctx.rt, ctx.aid, kind, ident, days=days, expires=expiry)
     result = await _device_result(
         ctx, kind, ident, "Device extended" if sign > 0 else "Device shortened"
     )
@@ -1109,34 +879,27 @@ def _var(row: Any) -> dict[str, Any]:
 
 
 async def _find_var(ctx: Context, name: str) -> Any:
-    async with ctx.rt.db.read() as conn:
-        return (
-            await conn.execute(
-                select(variables).where(
-                    and_(variables.c.app_id == ctx.aid, variables.c.key == name)
-                )
-            )
-        ).first()
+    try:
+        return await admin.get_variable(ctx.rt, ctx.aid, name)
+    except AdminError as exc:
+        if exc.code == "VARIABLE_NOT_FOUND":
+            return None
+        raise
 
 
 @action("variable", "list")
 async def variable_list(ctx: Context) -> Result:
-    async with ctx.rt.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(variables).where(variables.c.app_id == ctx.aid).order_by(variables.c.key)
-            )
-        ).all()
+    rows = await admin.list_variables(ctx.rt, ctx.aid)
     return {"message": f"{len(rows)} variables", "variables": [_var(r) for r in rows]}
 
 
 @action("variable", "get")
 async def variable_get(ctx: Context) -> Result:
     name = _var_name(ctx)
-    row = await _find_var(ctx, name)
-    if row is None:
-        raise AdminError("VARIABLE_NOT_FOUND", "variable not found in this app", ["key"])
-    return {"message": "Variable found", "variable": _var(row)}
+    return {
+        "message": "Variable found",
+        "variable": _var(await admin.get_variable(ctx.rt, ctx.aid, name)),
+    }
 
 
 @action("variable", "set")
@@ -1156,7 +919,7 @@ async def variable_set(ctx: Context) -> Result:
         p.boolean("auth_required"),
         updated_by="elite-key",
     )
-    after = await _find_var(ctx, saved.key)
+    after = await admin.get_variable(ctx.rt, ctx.aid, saved.key)
     ctx.changes = obj.diff(_var(before) if before else None, _var(after))
     ctx.changes.pop("updated_at", None)
     out: Result = {
@@ -1208,23 +971,8 @@ async def version_add(ctx: Context) -> Result:
     return {"message": "Version rule added", "version": _rule(rule)}
 
 
-async def _version_rows(ctx: Context, conn: Any) -> list[Any]:
-    return list(
-        (
-            await conn.execute(
-                select(version_rules)
-                .where(version_rules.c.app_id == ctx.aid)
-                .order_by(version_rules.c.created_at)
-            )
-        ).all()
-    )
-
-
 @action("version", "edit")
 async def version_edit(ctx: Context) -> Result:
-    from licentia.domain.versions import version_key
-    from licentia.services.admin_rules import _MODE_SYNONYMS, VERSION_MODES
-
     p = ctx.params
     version = trim(p.req("version"))
     ctx.on("version", version)
@@ -1232,33 +980,11 @@ async def version_edit(ctx: Context) -> Result:
     until = p.date("allowed_until")
     if mode is None and until is None:
         raise missing("mode", "give mode or allowed_until")
-    async with ctx.rt.db.write() as conn:
-        key = version_key(version)
-        rows = [r for r in await _version_rows(ctx, conn) if version_key(r.version) == key]
-        if not rows:
-            raise AdminError("VERSION_NOT_FOUND", "no rule for this version", ["version"])
-        row = rows[0]
-        wanted = row.mode
-        if mode is not None:
-            wanted = _MODE_SYNONYMS.get(mode.strip().lower(), mode.strip().lower())
-            if wanted not in VERSION_MODES:
-                raise bad("mode", "mode must be allow, reminder, grace or block")
-        new_until = until if until is not None else row.allowed_until
-        if wanted != "grace":
-            if until is not None:
-                raise bad("allowed_until", "only a grace rule takes allowed_until")
-            new_until = None
-        elif new_until is None:
-            raise bad("allowed_until", "a grace rule needs allowed_until")
-        await conn.execute(
-            update(version_rules)
-            .where(version_rules.c.id == row.id)
-            .values(mode=wanted, allowed_until=new_until)
-        )
-        await bump_config_rev(conn, ctx.aid)
-    after = {"version": row.version, "mode": wanted, "allowed_until": obj.date(new_until)}
-    ctx.changes = obj.diff(_rule(row), after)
-    return {"message": "Version rule updated", "version": after}
+    before, after = await admin.edit_version_rule(
+        ctx.rt, ctx.aid, version, mode=mode, allowed_until=until
+    )
+    ctx.changes = obj.diff(_rule(before), _rule(after))
+    return {"message": "Version rule updated", "version": _rule(after)}
 
 
 @action("version", "remove")
@@ -1282,8 +1008,7 @@ def _version_settings(app: Any) -> dict[str, Any]:
 
 @action("version", "list")
 async def version_list(ctx: Context) -> Result:
-    async with ctx.rt.db.read() as conn:
-        rows = await _version_rows(ctx, conn)
+    rows = await admin.list_version_rules(ctx.rt, ctx.aid)
     settings = await admin.get_app_settings(ctx.rt, ctx.aid)
     return {
         "message": f"{len(rows)} version rules",
@@ -1306,7 +1031,7 @@ async def version_settings(ctx: Context) -> Result:
         raise missing("latest_version", "give at least one of " + ", ".join(_VERSION_SETTINGS))
     ctx.on("app", "version settings")
     before = _version_settings(await admin.get_app_settings(ctx.rt, ctx.aid))
-    changed = await admin.set_app_settings(ctx.rt, ctx.aid, wanted)
+    changed = await admin.set_version_settings(ctx.rt, ctx.aid, wanted)
     after = _version_settings(await admin.get_app_settings(ctx.rt, ctx.aid))
     ctx.changes = obj.diff(before, after)
     out: Result = {"message": "Version settings updated", "settings": after}
@@ -1344,28 +1069,16 @@ async def response_reset(ctx: Context) -> Result:
 
 @action("response", "list")
 async def response_list(ctx: Context) -> Result:
-    async with ctx.rt.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(custom_messages.c.code, custom_messages.c.message).where(
-                    custom_messages.c.app_id == ctx.aid
-                )
-            )
-        ).all()
-    custom = {r.code: r.message for r in rows}
-    items = []
-    for code in admin.custom_message_codes():
-        default = default_text(code)
-        message = custom.get(code, default)
-        items.append(
-            {
-                "code": code,
-                "category": "success" if code.startswith("OK.") else "error",
-                "default_message": default,
-                "message": message,
-                "is_default": message == default,
-            }
-        )
+    items = [
+        {
+            "code": m.code,
+            "category": m.category,
+            "default_message": m.default_message,
+            "message": m.message,
+            "is_default": m.is_default,
+        }
+        for m in await admin.list_custom_messages(ctx.rt, ctx.aid)
+    ]
     return {"message": f"{len(items)} responses", "responses": items}
 
 
@@ -1382,29 +1095,18 @@ async def hash_register(ctx: Context) -> Result:
     value = p.req("hash")
     ctx.on("hash", value.strip().lower())
     saved = await admin.add_allowed_hash(ctx.rt, ctx.aid, value, p.text("note") or "")
-    async with ctx.rt.db.read() as conn:
-        row = (
-            await conn.execute(select(allowed_hashes).where(allowed_hashes.c.id == saved.id))
-        ).first()
     ctx.changes = {"hash": [None, saved.hash]}
+    row = await admin.get_allowed_hash(ctx.rt, ctx.aid, saved.hash)
     return {"message": "Hash registered", "hash": _hash(row)}
 
 
 @action("hash", "list")
 async def hash_list(ctx: Context) -> Result:
-    assert ctx.app is not None
-    async with ctx.rt.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(allowed_hashes)
-                .where(allowed_hashes.c.app_id == ctx.aid)
-                .order_by(allowed_hashes.c.created_at, allowed_hashes.c.hash)
-            )
-        ).all()
+    hash_check, rows = await admin.list_allowed_hashes(ctx.rt, ctx.aid)
     return {
         "message": f"{len(rows)} hashes",
         "hashes": [_hash(r) for r in rows],
-        "hash_check": bool(ctx.app.hash_check),
+        "hash_check": hash_check,
     }
 
 
@@ -1416,21 +1118,5 @@ async def hash_remove(ctx: Context) -> Result:
     ctx.changes = {"deleted": [False, True]}
     return {"message": "Hash removed"}
 
-
-# -- staff and reseller: account kinds that do not exist yet -------------------------------
-
-
-async def _unsupported(ctx: Context) -> Result:  # pragma: no cover - never dispatched
-    raise AdminError("INVALID_ACTION", f"{ctx.capability} is not supported")
-
-
-for _function, _actions in (
-    ("staff", "roles add edit ban unban list remove"),
-    ("reseller", "rate_plans add edit ban unban coins list"),
-):
-    for _name in _actions.split():
-        _REGISTRY[(_function, _name)] = ActionSpec(
-            run=_unsupported, mutating=_name not in _READS, app_scoped=False, unsupported=True
-        )
 
 __all__ = ["NULL", "ActionSpec", "Context", "lookup"]

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
+from licentia.api.elite import actions_team as actions_team  # registers staff/reseller
 from licentia.api.elite import handlers
 from licentia.api.elite.params import Params, RawRequest, extract
 from licentia.config import RateSpec
@@ -414,12 +415,6 @@ class EliteApi:
         spec = handlers.lookup(function, action)
         if spec is None:
             raise Refusal("INVALID_ACTION", f"unknown function or action: {function} {action}")
-        if spec.unsupported:
-            raise Refusal(
-                "INVALID_ACTION",
-                f"{capability} is not supported by this server yet ({function} accounts are "
-                "not available)",
-            )
         # Step 6: capability.
         if capability in principal.settings.disabled_capabilities:
             await self._audit_refusal(

@@ -1,68 +1,12 @@
-"""Opaque keyset cursors for the management API's lists (B.0 "Lists page with cursors").
+"""Cursor paging of the management API's lists: moved to `licentia.services.paging` so the
+services (and every face) share it; re-exported here for the route modules."""
 
-A list is ordered newest first by `(created_at, id)`; a cursor is the position of the last
-item of a page, `base64url(JSON [kind, created_at, id])`. The cursor names its list kind so a
-licence cursor cannot be replayed on the user list. It is not a secret: tampering with it only
-moves the position within what the caller may see anyway, and every value goes into the
-query as a bound parameter.
-"""
+from licentia.services.paging import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    after,
+    decode_cursor,
+    encode_cursor,
+)
 
-from __future__ import annotations
-
-import base64
-import binascii
-import json
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import ColumnElement, and_, or_
-
-from licentia.services.admin_common import AdminError, as_utc
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-_MAX_CURSOR = 512
-
-
-def encode_cursor(kind: str, created_at: datetime, item_id: str) -> str:
-    raw = json.dumps([kind, as_utc(created_at).isoformat(), item_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _bad() -> AdminError:
-    return AdminError("INVALID_INPUT", "cursor must be a value returned as next_cursor", ["cursor"])
-
-
-def decode_cursor(kind: str, cursor: str | None) -> tuple[datetime, str] | None:
-    """The position a cursor names; None for the first page; INVALID_INPUT when malformed."""
-    if not cursor:
-        return None
-    if len(cursor) > _MAX_CURSOR:
-        raise _bad()
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value: Any = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise _bad() from None
-    if (
-        not isinstance(value, list)
-        or len(value) != 3
-        or value[0] != kind
-        or not all(isinstance(part, str) for part in value)
-    ):
-        raise _bad()
-    try:
-        created_at = as_utc(datetime.fromisoformat(value[1]))
-    except ValueError:
-        raise _bad() from None
-    return created_at, value[2]
-
-
-def after(
-    position: tuple[datetime, str] | None, created_col: Any, id_col: Any
-) -> ColumnElement[bool] | None:
-    """The WHERE clause of the page after `position` in `(created_at DESC, id DESC)` order."""
-    if position is None:
-        return None
-    created_at, item_id = position
-    return or_(created_col < created_at, and_(created_col == created_at, id_col < item_id))
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "after", "decode_cursor", "encode_cursor"]
