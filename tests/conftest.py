@@ -18,24 +18,70 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 
+from licentia.api import app as app_module
 from licentia.api.app import LicentiaApp, create_app
 from licentia.config import Settings
 from licentia.crypto.signing import verify
 from licentia.services import admin_apps, admin_licenses, signing_keys
+from licentia.services.ratelimit import MemoryRateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade
 
 TEST_MASTER_KEY = base64.b64encode(b"licentia-test-master-key-32bytes").decode()
 PG_URL = os.environ.get("LICENTIA_TEST_DATABASE_URL", "")
 
+#: argon2id parameters for every test that is not about argon2 itself: the smallest cost argon2
+#: accepts comfortably (about 0.05 ms a hash instead of 20 ms), so that the thousands of hashes
+#: the suite makes (one dummy hash per `Runtime`, plus every owner, user and password change)
+#: cost nothing. tests/unit/test_argon2_defaults.py checks the production parameters.
+TEST_ARGON2_MEMORY_KIB = 64
+TEST_ARGON2_TIME_COST = 1
+TEST_ARGON2_ENV = {
+    "LICENTIA_ARGON2_MEMORY_KIB": str(TEST_ARGON2_MEMORY_KIB),
+    "LICENTIA_ARGON2_TIME_COST": str(TEST_ARGON2_TIME_COST),
+}
+
+
+def xdist_worker() -> str:
+    """The pytest-xdist worker id (`gw0`, `gw1`, ...), or `main` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
 
 def _admin_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
+#: Fixture scopes whose set-up a module's tests share.
+_SHARED_SCOPES = frozenset({"module", "class", "package"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that share a module-scoped fixture on one pytest-xdist worker.
+
+    `./scripts/test` runs with `--dist loadgroup`: tests are spread over the workers one by one,
+    except those marked `xdist_group`, which stay together. A module whose tests share an
+    expensive fixture (the e2e modules start real servers) would otherwise set it up once on
+    every worker that gets one of its tests.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        if any(
+            defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values()
+        ):
+            item.add_marker(pytest.mark.xdist_group(name=item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per test process: under pytest-xdist, one per worker.
+
+    SQLite: a file under the process's own base temp directory (xdist gives each worker its
+    own). PostgreSQL: `licentia_t_<worker>_<random>`, created here and dropped at the end.
+    """
     if not PG_URL:
         path = tmp_path_factory.mktemp("db") / "licentia.db"
         url = f"sqlite+aiosqlite:///{path}"
@@ -44,7 +90,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     import asyncpg
 
-    name = f"licentia_t_{secrets.token_hex(4)}"
+    name = f"licentia_t_{xdist_worker()}_{secrets.token_hex(4)}"
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(_admin_dsn(PG_URL))
@@ -92,8 +138,8 @@ def make_settings(database_url: str, data_dir: Any, **overrides: Any) -> Setting
         "rate_general": "0",
         "rate_credentials": "0",
         "rate_identity": "0",
-        "argon2_memory_kib": 8192,
-        "argon2_time_cost": 1,
+        "argon2_memory_kib": TEST_ARGON2_MEMORY_KIB,
+        "argon2_time_cost": TEST_ARGON2_TIME_COST,
         "auto_migrate": False,
         "db_pool_size": 5,
     }
@@ -112,9 +158,60 @@ def settings(database_url: str, tmp_path: Any, settings_overrides: dict[str, Any
     return make_settings(database_url, tmp_path / "data", **settings_overrides)
 
 
+#: Set `LICENTIA_TEST_FRESH_APP=1` to build every test's `LicentiaApp` from scratch.
+REUSE_APPS = os.environ.get("LICENTIA_TEST_FRESH_APP", "") != "1"
+#: One `LicentiaApp` per distinct settings (data_dir aside), reused by test after test.
+_APPS: dict[str, LicentiaApp] = {}
+
+
+def _no_routes(*_args: Any, **_kwargs: Any) -> APIRouter:
+    return APIRouter()
+
+
+def _no_dashboard(*_args: Any, **_kwargs: Any) -> FastAPI:
+    return FastAPI()
+
+
+def build_test_app(settings: Settings, runtime: Runtime) -> LicentiaApp:
+    """`create_app(settings, runtime)`, without rebuilding the HTTP routes for every test.
+
+    Building the FastAPI routes of the management, Elite Key and dashboard faces costs about
+    a second of CPU per app (pydantic builds a validator for every parameter of every route):
+    most of the suite's time when every test built its own app. The routes reach everything
+    through the app instance (`lambda: self.runtime`, bound methods), so one instance per
+    distinct settings is kept and, for each further test, re-initialised in place: the real
+    `LicentiaApp.__init__` runs again (fresh runtime, settings, metrics, no started
+    components) with the three route builders stubbed out, and the instance then gets back
+    its already built `web` app and the Elite Key limiter that `web` holds (re-pointed by
+    `startup()`, as for a new app). Settings that are read while building routes (such as
+    `elite_rate`) are part of the cache key, since the whole settings are.
+    """
+    if not REUSE_APPS:
+        return create_app(settings, runtime)
+    key = settings.model_dump_json(exclude={"data_dir"})
+    cached = _APPS.get(key)
+    if cached is None:
+        cached = _APPS[key] = create_app(settings, runtime)
+        return cached
+    web, limiter = cached.web, cached._elite_limiter
+    saved = (app_module.build_manage_router, app_module.build_elite_router)
+    saved_dashboard = app_module.build_dashboard
+    app_module.build_manage_router = app_module.build_elite_router = _no_routes
+    app_module.build_dashboard = _no_dashboard
+    try:
+        LicentiaApp.__init__(cached, settings, runtime)
+    finally:
+        app_module.build_manage_router, app_module.build_elite_router = saved
+        app_module.build_dashboard = saved_dashboard
+    cached.web = web
+    cached._elite_limiter = limiter
+    limiter.target = MemoryRateLimiter()
+    return cached
+
+
 @pytest.fixture
 async def app(settings: Settings, clock: FakeClock) -> AsyncIterator[LicentiaApp]:
-    application = create_app(settings, Runtime.build(settings, clock=clock))
+    application = build_test_app(settings, Runtime.build(settings, clock=clock))
     await application.startup()
     yield application
     await application.shutdown()

@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
 from licentia.cli.main import app
+from tests.conftest import TEST_ARGON2_ENV
 
 TEST_DATABASE_URL_ENV = "LICENTIA_TEST_DATABASE_URL"
 
@@ -134,8 +135,7 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install
         database_url = urlunsplit((parts.scheme, parts.netloc, f"/{db_name}", parts.query, ""))
     env = {
         "LICENTIA_DATA_DIR": str(data_dir),
-        "LICENTIA_ARGON2_MEMORY_KIB": "8192",
-        "LICENTIA_ARGON2_TIME_COST": "1",
+        **TEST_ARGON2_ENV,
     }
     if database_url is not None:
         env["LICENTIA_DATABASE_URL"] = database_url

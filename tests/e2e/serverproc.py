@@ -90,7 +90,7 @@ class ServerEnv:
                 "LICENTIA_RATE_CREDENTIALS": "0",
                 "LICENTIA_RATE_IDENTITY": "0",
                 # Cheap argon2id so registrations and logins stay fast.
-                "LICENTIA_ARGON2_MEMORY_KIB": "8192",
+                "LICENTIA_ARGON2_MEMORY_KIB": "64",
                 "LICENTIA_ARGON2_TIME_COST": "1",
                 "PYTHONUNBUFFERED": "1",
                 # Only 127.0.0.1 is ever contacted; make sure no proxy is put in between.

@@ -16,6 +16,7 @@ import pytest
 from licentia.config import Settings
 from licentia.services import admin
 from licentia.services.runtime import Runtime
+from tests.conftest import TEST_ARGON2_ENV
 
 from ._db import DatabaseFactory, database_factory
 
@@ -51,8 +52,8 @@ def database_url(databases: DatabaseFactory, tmp_path: Path) -> Iterator[str]:
 def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in ("LICENTIA_DATA_DIR", "LICENTIA_DATABASE_URL", "LICENTIA_MASTER_KEY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LICENTIA_ARGON2_MEMORY_KIB", "8192")
-    monkeypatch.setenv("LICENTIA_ARGON2_TIME_COST", "1")
+    for name, value in TEST_ARGON2_ENV.items():
+        monkeypatch.setenv(name, value)
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
