@@ -154,7 +154,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     """The dashboard as an ASGI app; mount it at `/dashboard`."""
-    from licentia.web import routes_account, routes_apps
+    from licentia.web import routes_account, routes_apps, routes_overview
 
     dash = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     dash.state.dash = Dash(get_runtime)
@@ -162,6 +162,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     dash.include_router(routes_account.router)
     dash.include_router(routes_apps.router)
+    dash.include_router(routes_overview.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)
     return dash

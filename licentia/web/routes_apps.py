@@ -1,4 +1,4 @@
-"""Apps, app overview, licenses and users pages.
+"""Apps list, licenses and users pages (the app overview is in routes_overview).
 
 Reads go through `licentia.web.lists`; every change calls an admin service and writes its
 audit entry in the same transaction (`actions.audited`), so the change and its entry commit
@@ -88,15 +88,6 @@ async def apps_create(request: Request) -> Response:
             request, session, errors={"name": exc.message}, values={"name": name}, status=400
         )
     return await _apps_page(request, session, created=created)
-
-
-@router.get("/apps/{app_id}")
-async def app_overview(request: Request, app_id: str) -> Response:
-    session, access = await app_page(request, app_id, "app.info")
-    counts = await lists.app_counts(runtime(request), access.app_id)
-    return render(
-        request, "app.html", {"app": access, "counts": counts, "tab": "overview"}, session=session
-    )
 
 
 # -- licenses ----------------------------------------------------------------------------
