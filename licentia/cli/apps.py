@@ -127,14 +127,6 @@ def _busy(label: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-def _changed(before: Any, after: Any, fields: tuple[str, ...]) -> dict[str, list[Any]]:
-    return {
-        f: [getattr(before, f), getattr(after, f)]
-        for f in fields
-        if getattr(before, f) != getattr(after, f)
-    }
-
-
 def _view(value: Any, *names: str) -> dict[str, Any]:
     return {n: getattr(value, n) for n in names}
 
@@ -448,11 +440,7 @@ def variable_set(
             app_id=app_id,
             target_type="variable",
             target=lambda v: v.key,
-            changes=lambda v: {
-                f: [getattr(before, f) if before else None, getattr(v, f)]
-                for f in fields
-                if before is None or getattr(before, f) != getattr(v, f)
-            },
+            changes=lambda v: audit.field_changes(before, v, fields),
         )
 
     var = run(ctx, json_out, work)
@@ -586,7 +574,9 @@ def channel_edit(
             app_id=app_id,
             target_type="channel",
             target=before.name,
-            changes=lambda a: _changed(before, a, ("name", "send_delay", "max_messages")),
+            changes=lambda a: audit.field_changes(
+                before, a, ("name", "send_delay", "max_messages")
+            ),
         )
 
     out = run(ctx, json_out, work)
@@ -1153,7 +1143,9 @@ def version_edit(
             app_id=app_id,
             target_type="version",
             target=version,
-            changes=lambda pair: _changed(pair[0], pair[1], ("mode", "allowed_until", "note")),
+            changes=lambda pair: audit.field_changes(
+                pair[0], pair[1], ("mode", "allowed_until", "note")
+            ),
         ),
     )
     show(json_out, {"app_id": app_id, **_view(after, *_RULE_FIELDS)})

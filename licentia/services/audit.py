@@ -136,6 +136,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def field_changes(before: Any, after: Any, fields: tuple[str, ...]) -> dict[str, list[Any]]:
+    """`{field: [before, after]}` of the named attributes that differ; with no `before` (a
+    creation) every field, from None."""
+    return {
+        f: [None if before is None else getattr(before, f), getattr(after, f)]
+        for f in fields
+        if before is None or getattr(before, f) != getattr(after, f)
+    }
+
+
 def redact(changes: Mapping[str, Any]) -> dict[str, Any]:
     """`{"field": [before, after]}` with every secret field reduced to `"changed"`."""
     out: dict[str, Any] = {}

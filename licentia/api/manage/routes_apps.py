@@ -22,7 +22,7 @@ from licentia.api.manage import schemas_apps as s
 from licentia.api.manage.auth import Ctx, Guard
 from licentia.api.manage.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from licentia.api.manage.routing import api_fields
-from licentia.services import admin, views_apps
+from licentia.services import admin, audit, views_apps
 from licentia.services.admin_common import AdminError
 
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -262,11 +262,7 @@ def _variables(router: APIRouter, guard: Guard) -> None:
             )
         after = await admin.get_variable(ctx.rt, ctx.app_id, saved.key)
         fields = ("value", "writable", "auth_required")
-        changes = {
-            f: [getattr(before, f) if before else None, getattr(after, f)]
-            for f in fields
-            if before is None or getattr(before, f) != getattr(after, f)
-        }
+        changes = audit.field_changes(before, after, fields)
         await ctx.audit(target_type="variable", target=saved.key, changes=changes)
         return s.VariableSetOut(**asdict(after), created=saved.created, warnings=saved.warnings)
 
@@ -345,11 +341,7 @@ def _chat(router: APIRouter, guard: Guard) -> None:
                 send_delay=body.send_delay,
                 max_messages=body.max_messages,
             )
-        changes = {
-            f: [getattr(before, f), getattr(after, f)]
-            for f in ("name", "send_delay", "max_messages")
-            if getattr(before, f) != getattr(after, f)
-        }
+        changes = audit.field_changes(before, after, ("name", "send_delay", "max_messages"))
         if changes:
             await ctx.audit(target_type="channel", target=before.name, changes=changes)
         return _out(s.ChannelOut, after)
@@ -751,11 +743,7 @@ def _versions(router: APIRouter, guard: Guard) -> None:
                 allowed_until=body.allowed_until,
                 note=body.note,
             )
-        changes = {
-            f: [getattr(before, f), getattr(after, f)]
-            for f in ("mode", "allowed_until", "note")
-            if getattr(before, f) != getattr(after, f)
-        }
+        changes = audit.field_changes(before, after, ("mode", "allowed_until", "note"))
         if changes:
             await ctx.audit(target_type="version", target=before.version, changes=changes)
         return _out(s.VersionRuleOut, after)
