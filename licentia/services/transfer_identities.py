@@ -183,7 +183,11 @@ def _unquote(value: str | None) -> str:
     return text
 
 
-def _read_csv(text: str, required: Sequence[str], known: Sequence[str]) -> list[dict[str, str]]:
+def _read_csv(
+    text: str, required: Sequence[str], known: Sequence[str], ignored: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """The rows of an import, by lower-cased header. Columns in `ignored` (those only an
+    export writes, such as `state`) are accepted and dropped, so an export reads back."""
     if len(text) > MAX_IMPORT_BYTES:
         raise AdminError("INVALID_INPUT", "the file is too large", ["file"])
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
@@ -191,7 +195,7 @@ def _read_csv(text: str, required: Sequence[str], known: Sequence[str]) -> list[
     missing = [c for c in required if c not in header]
     if missing:
         raise AdminError("INVALID_INPUT", "the CSV header lacks " + ", ".join(missing), ["file"])
-    unknown = [h for h in header if h not in known]
+    unknown = [h for h in header if h not in known and h not in ignored]
     if unknown:
         raise AdminError("INVALID_INPUT", "unknown CSV column " + unknown[0], ["file"])
     reader.fieldnames = header
@@ -200,7 +204,7 @@ def _read_csv(text: str, required: Sequence[str], known: Sequence[str]) -> list[
         for raw in reader:
             if None in raw:
                 raise _row_error(len(rows) + 2, "has more cells than the header")
-            rows.append({k: _unquote(v) for k, v in raw.items()})
+            rows.append({k: _unquote(v) for k, v in raw.items() if k in known})
             if len(rows) > MAX_IMPORT_ROWS:
                 raise AdminError(
                     "INVALID_INPUT", f"at most {MAX_IMPORT_ROWS} rows per import", ["file"]
@@ -275,7 +279,7 @@ async def import_users(
     `expiry_date` (empty = lifetime), `device_limit` (default 1), `note`, `banned`,
     `ban_reason`, `paused`. All rows or none; a duplicate (in the file or the app) is
     ALREADY_EXISTS naming its line."""
-    rows = _read_csv(text, ("username", "subscription"), USER_IMPORT_COLUMNS)
+    rows = _read_csv(text, ("username", "subscription"), USER_IMPORT_COLUMNS, USER_COLUMNS)
     subs = await _subscription_ids(rt, app_id)
     now = rt.clock()
     values: list[dict[str, Any]] = []
@@ -380,7 +384,9 @@ async def import_devices(
 ) -> ImportResult:
     """Create hardware devices from CSV: `device_type`, `device_id`, `subscription`;
     optional `name`, `email`, `expiry_date` (empty = lifetime), `note`. All rows or none."""
-    rows = _read_csv(text, ("device_type", "device_id", "subscription"), DEVICE_IMPORT_COLUMNS)
+    rows = _read_csv(
+        text, ("device_type", "device_id", "subscription"), DEVICE_IMPORT_COLUMNS, DEVICE_COLUMNS
+    )
     subs = await _subscription_ids(rt, app_id)
     now = rt.clock()
     values: list[dict[str, Any]] = []

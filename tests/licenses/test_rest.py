@@ -185,12 +185,12 @@ async def test_reset_hwid_and_end_sessions(m: Manage, clock: FakeClock) -> None:
     await add_binding(m.rt, m.app_id, "license", row.id, clock.now)
     session = await add_session(m.rt, m.app_id, row.id, clock.now)
 
-    reset = await m.post(lic(m, "/HW-1/reset_hwid"))
+    reset = await m.post(lic(m, "/HW-1/reset-hwid"))
     assert reset.status_code == 200, reset.text
     assert (reset.json()["hwid"], reset.json()["ip_address"]) == ("", "")
-    ended = await m.post(lic(m, "/HW-1/end_sessions"))
+    ended = await m.post(lic(m, "/HW-1/end-sessions"))
     assert ended.json() == {"ended": 1}
-    assert (await m.post(lic(m, "/HW-1/end_sessions"))).json() == {"ended": 0}
+    assert (await m.post(lic(m, "/HW-1/end-sessions"))).json() == {"ended": 0}
     async with m.rt.db.read() as conn:
         reason = (
             await conn.execute(select(sessions.c.end_reason).where(sessions.c.id_hash == session))
@@ -344,8 +344,8 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("POST", "/licenses/ISO-KEY/unpause", "license:write", None),
     ("POST", "/licenses/ISO-KEY/extend", "license:write", {"days": 1}),
     ("POST", "/licenses/ISO-KEY/shorten", "license:write", {"days": 1}),
-    ("POST", "/licenses/ISO-KEY/reset_hwid", "license:write", None),
-    ("POST", "/licenses/ISO-KEY/end_sessions", "license:write", None),
+    ("POST", "/licenses/ISO-KEY/reset-hwid", "license:write", None),
+    ("POST", "/licenses/ISO-KEY/end-sessions", "license:write", None),
 ]
 
 

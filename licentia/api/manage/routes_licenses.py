@@ -507,7 +507,7 @@ def _licenses(router: APIRouter, guard: Guard) -> None:
         return Response(status_code=204)
 
     @router.post(
-        base + "/{key}/reset_hwid",
+        base + "/{key}/reset-hwid",
         response_model=sl.LicenseOut,
         tags=["licenses"],
         summary="Reset a license's HWID (bound SIDs and last IP; a used key: its account's)",
@@ -526,7 +526,7 @@ def _licenses(router: APIRouter, guard: Guard) -> None:
         return _out(after)
 
     @router.post(
-        base + "/{key}/end_sessions",
+        base + "/{key}/end-sessions",
         response_model=sl.SessionsEnded,
         tags=["licenses"],
         summary="End a license's live client sessions",
