@@ -257,6 +257,8 @@ class TokenInfo:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    #: The account the token belongs to: the owner's, or a staff member's / reseller's.
+    account_id: str = ""
 
     def status(self, now: datetime) -> str:
         if self.revoked_at is not None:
@@ -317,6 +319,7 @@ def _token_info(row: Row[Any], owner_id: str) -> TokenInfo:
         last_used_at=row.last_used_at,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        account_id=row.account_id,
     )
 
 
@@ -487,14 +490,20 @@ def _of_owner(owner_account_id: str) -> Any:
     )
 
 
-async def list_tokens(rt: Runtime, owner_id: str) -> list[TokenInfo]:
-    """The owner's tokens (revoked and expired ones included), newest first. No secrets."""
+async def list_tokens(
+    rt: Runtime, owner_id: str, *, holder_account_id: str | None = None
+) -> list[TokenInfo]:
+    """The owner's tokens (revoked and expired ones included), newest first. No secrets.
+    `holder_account_id`: only that account's tokens (a staff member or reseller sees its own)."""
     async with rt.db.read() as conn:
         owner = await _owner_row(conn, owner_id)
+        clause = _of_owner(owner.id)
+        if holder_account_id is not None:
+            clause = and_(clause, api_tokens.c.account_id == holder_account_id)
         rows = (
             await conn.execute(
                 select(api_tokens)
-                .where(_of_owner(owner.id))
+                .where(clause)
                 .order_by(api_tokens.c.created_at.desc(), api_tokens.c.id)
             )
         ).all()
@@ -502,20 +511,23 @@ async def list_tokens(rt: Runtime, owner_id: str) -> list[TokenInfo]:
 
 
 async def revoke_token(
-    rt: Runtime, owner_id: str, token_id: str, *, actor: Actor = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    token_id: str,
+    *,
+    actor: Actor = CLI_ACTOR,
+    holder_account_id: str | None = None,
 ) -> TokenInfo:
     """Revoke one of the owner's tokens at once; revoking a revoked token changes nothing.
-    Another owner's token answers TOKEN_NOT_FOUND, as if it did not exist."""
+    Another owner's token answers TOKEN_NOT_FOUND, as if it did not exist; so does, with
+    `holder_account_id` (a staff member or reseller revoking), a token not of that account."""
     now = rt.clock()
     async with rt.db.write() as conn:
         owner = await _owner_row(conn, owner_id)
-        row = (
-            await conn.execute(
-                select(api_tokens).where(
-                    and_(api_tokens.c.id == trim(str(token_id)), _of_owner(owner.id))
-                )
-            )
-        ).first()
+        clause = and_(api_tokens.c.id == trim(str(token_id)), _of_owner(owner.id))
+        if holder_account_id is not None:
+            clause = and_(clause, api_tokens.c.account_id == holder_account_id)
+        row = (await conn.execute(select(api_tokens).where(clause))).first()
         if row is None:
             raise not_found("token", f"no token with id {token_id!r}")
         info = _token_info(row, owner.owner_id)

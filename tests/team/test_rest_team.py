@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from licentia.services import admin_licenses
+from licentia.services import admin_licenses, credentials
 from tests.manage.conftest import assert_error, changes_of
 
 from .conftest import Team, uniq
@@ -460,3 +460,32 @@ async def test_openapi_lists_team_routes(team: Team) -> None:
     assert "/api/manage/v1/reseller/apps/{app_id}/licenses/generate" in spec["paths"]
     summary = spec["paths"]["/api/manage/v1/roles"]["get"]["summary"]
     assert summary == "List staff roles"
+
+
+async def test_members_see_only_their_tokens_and_app_limited_reads(team: Team) -> None:
+    owner = await team.make_token(["token:read", "token:write"])
+    owner_tokens = (await team.get("/tokens", token=owner)).json()["items"]
+    owner_token_id = owner_tokens[0]["id"]
+    member, token = await team.staff(["token.list", "token.revoke", "token.create", "audit.list"])
+    mine = await credentials.create_token(
+        team.rt, team.owner_id, "mine", ["token:read"], account=member.public_id
+    )
+    listed = (await team.get("/tokens", token=token)).json()["items"]
+    # Only the member's own tokens (the one it calls with and `mine`), never the owner's.
+    assert owner_token_id not in {t["id"] for t in listed}
+    assert mine[0].id in {t["id"] for t in listed}
+    assert_error(
+        await team.call("DELETE", f"/tokens/{owner_token_id}", token=token), 404, "TOKEN_NOT_FOUND"
+    )
+    still = (await team.get("/tokens", token=owner)).json()["items"]
+    assert {t["id"]: t["status"] for t in still}[owner_token_id] == "active"
+    revoked = await team.call("DELETE", f"/tokens/{mine[0].id}", token=token)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+
+    # An app-limited role reads the audit log of its apps only, and no Elite Key calls.
+    _limited, limited = await team.staff(["audit.list", "elite-key.view"], [team.app_id])
+    assert_error(await team.get("/audit", token=limited), 403, "PERMISSION_DENIED")
+    ok = await team.get("/audit", params={"app_id": team.app_id}, token=limited)
+    assert ok.status_code == 200, ok.text
+    assert all(e["app_id"] == team.app_id for e in ok.json()["items"])
+    assert_error(await team.get("/elite-key/calls", token=limited), 403, "PERMISSION_DENIED")

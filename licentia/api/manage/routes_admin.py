@@ -122,7 +122,9 @@ def register(router: APIRouter, guard: Guard) -> None:
         """The owner's tokens (revoked and expired ones too), newest first; never secrets."""
         position = decode_cursor(TOKENS_KIND, cursor)
         now = ctx.rt.clock()
-        tokens = await credentials.list_tokens(ctx.rt, ctx.principal.owner_id)
+        tokens = await credentials.list_tokens(
+            ctx.rt, ctx.principal.owner_id, holder_account_id=_member(ctx)
+        )
         tokens.sort(key=lambda t: (as_utc(t.created_at), t.id), reverse=True)
         if status:
             tokens = [t for t in tokens if t.status(now) == status]
@@ -188,7 +190,11 @@ def register(router: APIRouter, guard: Guard) -> None:
         """Revoke at once (idempotent); another owner's token is 404 TOKEN_NOT_FOUND."""
         ctx.target_type, ctx.target = "token", token_id
         info = await credentials.revoke_token(
-            ctx.rt, ctx.principal.owner_id, token_id, actor=ctx.actor()
+            ctx.rt,
+            ctx.principal.owner_id,
+            token_id,
+            actor=ctx.actor(),
+            holder_account_id=_member(ctx),
         )
         return _token_out(info, ctx.rt.clock())
 
@@ -300,7 +306,9 @@ def register(router: APIRouter, guard: Guard) -> None:
         cursor: Annotated[str | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=audit.MAX_LIMIT)] = DEFAULT_LIMIT,
     ) -> Any:
-        """Elite Key calls of this owner (refused ones too), newest first, from the audit log."""
+        """Elite Key calls of this owner (refused ones too), newest first, from the audit log.
+        They span every app, so an app-limited token or role may not read them."""
+        _every_app(ctx)
         entries, next_cursor = await admin_accounts.elite_calls(
             ctx.rt, ctx.principal.owner_id, cursor=cursor, limit=limit
         )
@@ -329,7 +337,7 @@ def register(router: APIRouter, guard: Guard) -> None:
             actor=actor,
             capability=capability,
             target=target,
-            app_id=_visible_app(ctx, app_id),
+            app_id=_audit_app(ctx, app_id),
             since=since,
             until=until,
             cursor=cursor,
@@ -362,7 +370,7 @@ def register(router: APIRouter, guard: Guard) -> None:
             actor=actor,
             capability=capability,
             target=target,
-            app_id=_visible_app(ctx, app_id),
+            app_id=_audit_app(ctx, app_id),
             since=since,
             until=until,
         )
@@ -414,6 +422,30 @@ def register(router: APIRouter, guard: Guard) -> None:
             "total": sum(d.count for d in series),
             "series": [d.as_dict() for d in series],
         }
+
+
+def _member(ctx: Ctx) -> str | None:
+    """The calling staff member's or reseller's account id; None for the owner's tokens."""
+    principal = ctx.principal
+    return None if principal.account_id == principal.owner_account_id else principal.account_id
+
+
+def _every_app(ctx: Ctx) -> None:
+    if ctx.principal.app_ids is not None:
+        raise AdminError(
+            "PERMISSION_DENIED", "an app-limited token or role cannot read what spans every app"
+        )
+
+
+def _audit_app(ctx: Ctx, app_id: str | None) -> str | None:
+    """An app-limited token or role reads the audit entries of one of its apps only."""
+    if not app_id and ctx.principal.app_ids is not None:
+        raise AdminError(
+            "PERMISSION_DENIED",
+            "an app-limited token or role must name one of its apps",
+            ["app_id"],
+        )
+    return _visible_app(ctx, app_id)
 
 
 def _visible_app(ctx: Ctx, app_id: str | None) -> str | None:
