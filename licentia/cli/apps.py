@@ -965,7 +965,10 @@ def rule_import(
     app_id: AppOpt,
     file: Annotated[
         Path,
-        typer.Argument(help="JSON array or lines `ip|sid VALUE [allow|deny] [note]`; - = stdin."),
+        typer.Argument(
+            # Rich reads [...] as markup: the brackets are escaped to show literally.
+            help="JSON array or lines `ip|sid VALUE \\[allow|deny] \\[note]`; - = stdin."
+        ),
     ],
     json_out: JsonOpt = False,
 ) -> None:
