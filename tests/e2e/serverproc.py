@@ -11,6 +11,7 @@ Settings reach the processes only through `LICENTIA_*` environment variables (se
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib.util
 import json
@@ -307,16 +308,24 @@ async def _admin_execute(admin_url: str, statement: str) -> None:
         await conn.close()
 
 
+def _admin_statement(admin_url: str, statement: str) -> None:
+    """Run one statement from synchronous fixture code. In a thread of its own, because the
+    calling thread may already run an event loop (Playwright's sync API keeps one running
+    while a browser is open), where `asyncio.run` is refused."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _admin_execute(admin_url, statement)).result()
+
+
 def create_postgres_database(admin_url: str) -> tuple[str, str]:
     """Create `licentia_e2e_<random>` on the server of `admin_url`; return (url, name)."""
     name = f"licentia_e2e_{secrets.token_hex(6)}"
-    asyncio.run(_admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    _admin_statement(admin_url, f'CREATE DATABASE "{name}"')
     return with_database(admin_url, name), name
 
 
 def drop_postgres_database(admin_url: str, name: str) -> None:
     # WITH (FORCE) (PostgreSQL 13+) closes connections a killed server might have left.
-    asyncio.run(_admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _admin_statement(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def fetch_column(url: str, query: str) -> list[object]:
