@@ -38,6 +38,7 @@ from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRat
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade_async
 from licentia.web import build_dashboard
+from licentia.web.portal import build_portal
 
 log = logging.getLogger("licentia")
 
@@ -81,6 +82,8 @@ class LicentiaApp:
         )
         # The dashboard (issue #4): server-rendered pages on the same services.
         self.web.mount("/dashboard", build_dashboard(lambda: self.runtime))
+        # The end-user portal (issue #4 item 5, B.22): per app, off unless user_panel_enabled.
+        self.web.mount("/portal", build_portal(lambda: self.runtime))
 
     async def _metrics(self, request: Request) -> Response:
         """Prometheus text format; 404 unless enabled, 401 without the configured token."""

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, or_, select, text
 
-from licentia.services import audit, dashboard_auth
+from licentia.services import audit, dashboard_auth, portal
 from licentia.services.runtime import Runtime
 from licentia.store.tables import apps, auth_events, client_logs, replay_cache, sessions
 
@@ -39,6 +39,7 @@ class PurgeReport:
     nonces: int = 0
     audit_entries: int = 0
     dashboard: int = 0  # ended dashboard sessions and old sign-in failures
+    portal: int = 0  # ended portal sessions and old portal sign-in failures
 
 
 async def purge(rt: Runtime) -> PurgeReport:
@@ -92,6 +93,7 @@ async def purge(rt: Runtime) -> PurgeReport:
         result = await conn.execute(delete(replay_cache).where(replay_cache.c.expires_at < now))
         report.nonces += result.rowcount or 0
     report.dashboard = await dashboard_auth.purge(rt)
+    report.portal = await portal.purge(rt)
     return report
 
 

@@ -660,3 +660,56 @@ dashboard_totp_steps = Table(
     Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
     Column("last_step", BigInteger, nullable=False),
 )
+
+# -- portal (migration 0005) --------------------------------------------------------------
+
+# Signed-in end users of an app's self-service portal (management B.22): a user (by
+# username and password) or a key-only license. The cookie carries 256 random bits; only
+# their SHA-256 is stored.
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    _app_fk(),
+    Column("identity_kind", String(8), nullable=False),  # user|license
+    Column("identity_id", ID, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("user_agent", String(256), nullable=False, server_default=""),
+    Index("ix_portal_sessions_app", "app_id"),
+    Index("ix_portal_sessions_identity", "identity_kind", "identity_id"),
+)
+
+# Failed portal sign-ins: per app, name (or "any license key") and client address
+# (`name`, a SHA-256 hex subject), and per client address (`ip`); recent rows decide the lockout.
+portal_signin_failures = Table(
+    "portal_signin_failures",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("scope", String(16), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_portal_signin_failures_subject", "scope", "subject", "created_at"),
+)
+
+# Self-service HWID resets: the cooldown and the 30-day maximum are counted from these rows.
+portal_resets = Table(
+    "portal_resets",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _app_fk(),
+    Column("identity_kind", String(8), nullable=False),  # user|license
+    Column("identity_id", ID, nullable=False),
+    Column("identity_name", String(128), nullable=False),  # username or license key
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Index("ix_portal_resets_identity", "identity_kind", "identity_id", "created_at"),
+    Index("ix_portal_resets_app", "app_id", "created_at"),
+)
