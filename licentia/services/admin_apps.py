@@ -316,7 +316,8 @@ class SettingChange:
     warnings: list[str]
 
 
-_BOOL_SETTINGS = frozenset(
+# The app settings by type: the faces build their forms and help from these (public).
+BOOL_SETTINGS = frozenset(
     {
         "is_enabled",
         "user_panel_enabled",
@@ -331,7 +332,7 @@ _BOOL_SETTINGS = frozenset(
 )
 
 # name -> (lowest, highest)
-_INT_SETTINGS: dict[str, tuple[int, int]] = {
+INT_SETTINGS: dict[str, tuple[int, int]] = {
     "hwid_reset_cooldown": (0, INT32_MAX),
     "hwid_reset_max_per_30_days": (0, 100_000),
     "session_idle_timeout": (1, INT32_MAX),
@@ -339,7 +340,7 @@ _INT_SETTINGS: dict[str, tuple[int, int]] = {
     "log_retention_days": (1, 36_500),
 }
 
-_TEXT_SETTINGS = frozenset(
+TEXT_SETTINGS = frozenset(
     {
         "url_prefix",
         "blocked_countries",
@@ -350,7 +351,7 @@ _TEXT_SETTINGS = frozenset(
     }
 )
 
-APP_SETTINGS: tuple[str, ...] = tuple(sorted(_BOOL_SETTINGS | set(_INT_SETTINGS) | _TEXT_SETTINGS))
+APP_SETTINGS: tuple[str, ...] = tuple(sorted(BOOL_SETTINGS | set(INT_SETTINGS) | TEXT_SETTINGS))
 
 
 def _text_setting(setting: str, value: str) -> tuple[str, list[str]]:
@@ -395,10 +396,10 @@ def _text_setting(setting: str, value: str) -> tuple[str, list[str]]:
 
 
 def _parse_setting(setting: str, value: object) -> tuple[bool | int | str, list[str]]:
-    if setting in _BOOL_SETTINGS:
+    if setting in BOOL_SETTINGS:
         return parse_bool(value, setting), []
-    if setting in _INT_SETTINGS:
-        low, high = _INT_SETTINGS[setting]
+    if setting in INT_SETTINGS:
+        low, high = INT_SETTINGS[setting]
         return parse_int(value, setting, low=low, high=high), []
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise invalid(setting, f"{setting} must be text")

@@ -166,9 +166,9 @@ class SettingField:
 
 
 def _kind(name: str) -> str:
-    if name in admin_apps._BOOL_SETTINGS:
+    if name in admin_apps.BOOL_SETTINGS:
         return "bool"
-    if name in admin_apps._INT_SETTINGS:
+    if name in admin_apps.INT_SETTINGS:
         return "int"
     return "text"
 
@@ -185,7 +185,7 @@ def setting_fields() -> list[tuple[str, list[SettingField]]]:
         group, label, help_text, unit = _SETTING_INFO.get(name, ("Other", default_label, "", ""))
         low = high = None
         if kind == "int":
-            low, high = admin_apps._INT_SETTINGS[name]
+            low, high = admin_apps.INT_SETTINGS[name]
         groups.setdefault(group, []).append(
             SettingField(name, kind, label, help_text, unit, low, high)
         )

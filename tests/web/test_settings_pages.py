@@ -67,9 +67,7 @@ def test_general_form_follows_the_setting_definitions(monkeypatch: pytest.Monkey
     assert names == set(admin_apps.APP_SETTINGS) - set(routes_settings.ELSEWHERE)
     # A setting added to the service appears in the form, typed and limited as validated.
     monkeypatch.setattr(admin_apps, "APP_SETTINGS", (*admin_apps.APP_SETTINGS, "portal_x"))
-    monkeypatch.setattr(
-        admin_apps, "_INT_SETTINGS", {**admin_apps._INT_SETTINGS, "portal_x": (2, 9)}
-    )
+    monkeypatch.setattr(admin_apps, "INT_SETTINGS", {**admin_apps.INT_SETTINGS, "portal_x": (2, 9)})
     fields = {f.name: (g, f) for g, group in routes_settings.setting_fields() for f in group}
     group, extra = fields["portal_x"]
     assert group == "Other" and extra.kind == "int" and (extra.low, extra.high) == (2, 9)
