@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from licentia.services import dashboard_auth
 from licentia.services.admin_common import AdminError
+from licentia.services.dashboard_auth import DashAccount
 from licentia.web.app import DashRoute, form_values, runtime, signed_in
 from licentia.web.context import (
     PRE_COOKIE,
@@ -31,11 +32,16 @@ router = APIRouter(route_class=DashRoute)
 _STATUS = {"RATE_LIMITED": 429, "ACCOUNT_SUSPENDED": 403}
 
 
-def _safe_next(value: str) -> str:
+def _landing(account: DashAccount) -> str:
+    """Owners start at their apps; staff and resellers at what they may open (/workspace)."""
+    return "/apps" if account.is_owner else "/workspace"
+
+
+def _safe_next(value: str, account: DashAccount) -> str:
     """Only a path inside the dashboard (never another site) is a valid `next`."""
     if value.startswith("/dashboard/") and not value.startswith("//") and "\\" not in value:
         return value[len("/dashboard") :]
-    return "/apps"
+    return _landing(account)
 
 
 def _signin_page(
@@ -52,7 +58,7 @@ def _signin_page(
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    return redirect(request, "/apps")
+    return redirect(request, "/workspace")
 
 
 @router.get("/signin")
@@ -60,7 +66,7 @@ async def signin_form(request: Request, next: str = "") -> Response:
     rt = runtime(request)
     session = await dashboard_auth.load_session(rt, request.cookies.get(SESSION_COOKIE))
     if session is not None:
-        return redirect(request, "/apps")
+        return redirect(request, _landing(session.account))
     return _signin_page(request, errors={}, values={"next": next})
 
 
@@ -91,7 +97,7 @@ async def signin(request: Request) -> Response:
     elif result.session.account.must_change_password:
         response = redirect(request, "/account")
     else:
-        response = redirect(request, _safe_next(values["next"]))
+        response = redirect(request, _safe_next(values["next"], result.session.account))
     set_cookie(request, response, SESSION_COOKIE, result.token)
     return response
 
@@ -133,7 +139,8 @@ async def totp(request: Request) -> Response:
             status=_STATUS.get(exc.code, 400),
             csrf=pending.csrf_token,
         )
-    target = "/account" if result.session.account.must_change_password else "/apps"
+    account = result.session.account
+    target = "/account" if account.must_change_password else _landing(account)
     response = redirect(request, target)
     set_cookie(request, response, SESSION_COOKIE, result.token)
     return response
