@@ -37,6 +37,8 @@ async def test_app_create_list_info_and_secret(fm: Manage) -> None:
     # The secret: readable with app.secret (app:write), never with app:read alone.
     shown = (await fm.get(f"/apps/{created['id']}/secret")).json()
     assert shown == {"app_id": created["id"], "secret": created["secret"]}
+    [read] = await audit_rows(fm, "app.secret")  # every reading is audited, never the value
+    assert read.target == created["id"] and created["secret"] not in (read.changes or "")
     reader = await fm.make_token(["app:read"])
     assert_error(
         await fm.get(f"/apps/{created['id']}/secret", token=reader), 403, "PERMISSION_DENIED"

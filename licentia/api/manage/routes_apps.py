@@ -149,9 +149,12 @@ def _apps(router: APIRouter, guard: Guard) -> None:
         "/apps/{app_id}/secret", response_model=s.SecretOut, tags=tags, summary="Show the secret"
     )
     async def app_secret(ctx: Annotated[Ctx, Depends(guard.app("app.secret"))]) -> Any:
-        """Needs `app.secret` (or `app:write`): `app:read` tokens never see the secret."""
+        """Needs `app.secret` (or `app:write`): `app:read` tokens never see the secret.
+        Every reading is audited (never the secret itself), as in the dashboard."""
         assert ctx.app_id is not None
-        return s.SecretOut(app_id=ctx.app_id, secret=await admin.get_app_secret(ctx.rt, ctx.app_id))
+        secret = await admin.get_app_secret(ctx.rt, ctx.app_id)
+        await ctx.audit(target_type="app", target=ctx.app_id)
+        return s.SecretOut(app_id=ctx.app_id, secret=secret)
 
     @router.post(
         "/apps/{app_id}/regenerate-secret",
