@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, literal, tuple_
 
 from licentia.services.admin_common import AdminError, as_utc
 
@@ -62,11 +62,18 @@ def decode_cursor(kind: str, cursor: str | None) -> tuple[datetime, str] | None:
 def after(
     position: tuple[datetime, str] | None, created_col: Any, id_col: Any
 ) -> ColumnElement[bool] | None:
-    """The WHERE clause of the page after `position` in `(created_at DESC, id DESC)` order."""
+    """The WHERE clause of the page after `position` in `(created_at DESC, id DESC)` order.
+
+    A row-value comparison, `(created_at, id) < (?, ?)`: SQLite and PostgreSQL both turn it
+    into one range of the `(app_id, created_at, id)` index, where the equivalent OR form made
+    SQLite walk the index from the top on every page (deep pages of a 100,000-key batch,
+    which share one `created_at`, took ten times longer)."""
     if position is None:
         return None
     created_at, item_id = position
-    return or_(created_col < created_at, and_(created_col == created_at, id_col < item_id))
+    return tuple_(created_col, id_col) < tuple_(
+        literal(created_at, created_col.type), literal(item_id, id_col.type)
+    )
 
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from licentia.services import admin, admin_licenses
+from licentia.services import admin, admin_licenses, views_licenses
 from licentia.services.runtime import Runtime
 from licentia.store import tables as t
 
@@ -400,6 +400,24 @@ async def test_generate_many_reports_each_batch(
     assert len(set(keys)) == 5000
     assert await count(rt, t.licenses) == 5000
     assert seen == [1000, 2000, 3000, 4000, 5000]
+
+
+async def test_cursor_pages_cover_a_same_second_batch_exactly_once(
+    rt: Runtime, demo: AppFixture
+) -> None:
+    """Every key of one batch shares its created_at: pages then seek on the id alone."""
+    keys = await admin.generate_licenses(rt, demo.app_id, "Default", days=30, count=1234)
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await views_licenses.list_licenses(rt, demo.app_id, cursor=cursor, limit=500)
+        seen += [v.key for v in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 1234 and set(seen) == set(keys)
+    everything = await views_licenses.list_licenses(rt, demo.app_id, limit=None)
+    assert [v.key for v in everything.items] == seen  # the same order as one read
 
 
 async def test_generate_redraws_collisions(
