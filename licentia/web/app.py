@@ -154,7 +154,15 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     """The dashboard as an ASGI app; mount it at `/dashboard`."""
-    from licentia.web import routes_account, routes_apps, routes_overview
+    from licentia.web import (
+        routes_account,
+        routes_apps,
+        routes_content,
+        routes_identities,
+        routes_overview,
+        routes_settings,
+        routes_team,
+    )
 
     dash = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     dash.state.dash = Dash(get_runtime)
@@ -163,6 +171,10 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.include_router(routes_account.router)
     dash.include_router(routes_apps.router)
     dash.include_router(routes_overview.router)
+    dash.include_router(routes_team.router)
+    dash.include_router(routes_content.router)
+    dash.include_router(routes_settings.router)
+    dash.include_router(routes_identities.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)
     return dash

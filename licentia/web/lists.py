@@ -1,4 +1,5 @@
-"""The dashboard's read side: app lists, counts and paged license and user lists.
+"""The dashboard's read side: app lists, counts and paged license, user, device and session
+lists.
 
 Every read is a service view (`services/views_*`), the same one the REST API and the CLI
 show; this module only fixes the dashboard's page size and filter choices.
@@ -8,16 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from licentia.services import paging, views_apps, views_licenses, views_users
+from licentia.services import admin_licenses, paging, views_apps, views_licenses, views_users
 from licentia.services.runtime import Runtime
 
 #: Rows per list page.
 PAGE_SIZE = 50
 LICENSE_STATES = ("unused", "active", "used", "expired", "banned", "paused")
 USER_STATES = ("active", "expired", "banned", "paused")
-#: Keys per generation from the dashboard form; larger batches belong to the CLI or the API,
-#: whose output is a file rather than a page.
-MAX_GENERATE = 1000
+DEVICE_STATES = views_users.DEVICE_STATES
+DEVICE_TYPES = views_users.DEVICE_TYPES
+SESSION_STATES = views_users.SESSION_STATES
+SESSION_KINDS = views_users.IDENTITY_KINDS
+#: Keys per generation from the dashboard form: the service's own limit (B.6).
+MAX_GENERATE = admin_licenses.MAX_COUNT
+#: New keys shown on the page after a generation; every batch is also a .txt download.
+MAX_INLINE_KEYS = 1000
+#: Rows one bulk action (checkbox selection) may name.
+MAX_SELECTION = 500
 
 
 async def apps_of(
@@ -53,4 +61,39 @@ async def user_page(
         search=search or None,
         cursor=cursor or None,
         limit=PAGE_SIZE,
+    )
+
+
+async def device_page(
+    rt: Runtime, app_id: str, *, search: str, state: str, device_type: str, cursor: str | None
+) -> paging.Page[views_users.DeviceView]:
+    return await views_users.list_devices(
+        rt,
+        app_id,
+        device_type=device_type or None,
+        state=state or None,
+        search=search or None,
+        cursor=cursor or None,
+        limit=PAGE_SIZE,
+    )
+
+
+async def session_page(
+    rt: Runtime,
+    app_id: str,
+    *,
+    state: str,
+    kind: str,
+    identity: str,
+    cursor: str | None,
+    limit: int = PAGE_SIZE,
+) -> paging.Page[views_users.SessionView]:
+    return await views_users.list_sessions(
+        rt,
+        app_id,
+        state=state or None,
+        identity_kind=kind or None,
+        identity=identity or None,
+        cursor=cursor or None,
+        limit=limit,
     )
