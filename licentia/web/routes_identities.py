@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -95,6 +96,57 @@ async def _change(
                 changes=changes,
             )
     return result
+
+
+@dataclass
+class _ActionForm:
+    """What a license, user or device action reads from its form before it runs."""
+
+    action: str
+    form: Mapping[str, str]
+    detail: bool  # posted from the detail page (errors shown there) or from a list
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    known: set[str] = field(default_factory=lambda: {"reason"})
+    shift_args: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def read_common(self) -> None:
+        """The parts every identity shares: the term shift and the delete confirmation."""
+        if self.action in ("extend", "shorten"):
+            self.known = {"shift_days", "to_date"}
+            self.values = {k: self.form.get(k, "") for k in self.known}
+            self.shift_args = _shift(self.form, self.errors)
+            self.aliases.update({"days": "shift_days", "expires": "to_date"})
+        elif self.action == "delete" and self.detail and self.form.get("confirm") != "yes":
+            self.errors["delete"] = "Tick “Yes, delete” to confirm."
+
+
+async def _act(
+    request: Request,
+    session: DashSession,
+    access: AppAccess,
+    step: _ActionForm,
+    *,
+    capability: str,
+    target_type: str,
+    target: str,
+    work: Callable[[], Awaitable[tuple[None, dict[str, Any] | None]]],
+) -> None:
+    """Run the action unless its form already has errors; a refusal from the detail page
+    becomes a message next to its field, from a list it is the error page."""
+    if step.errors:
+        return
+    try:
+        await _change(
+            request, session, access, capability=capability, target_type=target_type,
+            target=target, work=work,
+        )  # fmt: skip
+    except AdminError as exc:
+        if _is_page(exc) or not step.detail:
+            raise
+        name = _field(exc, step.known | set(step.aliases), step.action)
+        step.errors[step.aliases.get(name, name)] = exc.message
 
 
 async def _may(request: Request, session: DashSession, access: AppAccess, capability: str) -> bool:
@@ -596,11 +648,10 @@ async def license_action(request: Request, app_id: str, key: str, action: str) -
         return None, _view_changes(before, await views_licenses.get_license(rt, app, key)) or None
 
     edits: dict[str, Any] = {}
-    shift_args: dict[str, Any] = {}
-    known: set[str] = {"reason"}
+    step = _ActionForm(action, form, detail, errors=errors)
     if action == "edit":
-        known = set(_LICENSE_EDIT)
-        values = {k: form.get(k, "") for k in _LICENSE_EDIT}
+        step.known = set(_LICENSE_EDIT)
+        values = step.values = {k: form.get(k, "") for k in _LICENSE_EDIT}
         limit = _whole(form, "device_limit", errors)
         current = {
             "note": before.note,
@@ -617,32 +668,15 @@ async def license_action(request: Request, app_id: str, key: str, action: str) -
         edits = {k: v for k, v in wanted.items() if v is not None and v != current[k]}
         if not errors and not edits:
             return redirect(request, f"/apps/{app}/license/{_q(key)}")
-    elif action in ("extend", "shorten"):
-        known = {"shift_days", "to_date"}
-        values = {k: form.get(k, "") for k in known}
-        shift_args = _shift(form, errors)
-    elif action == "delete" and detail and form.get("confirm") != "yes":
-        errors["delete"] = "Tick “Yes, delete” to confirm."
-    if not errors:
-        try:
-            await _change(
-                request,
-                session,
-                access,
-                capability=f"license.{action}",
-                target_type="license",
-                target=key,
-                work=work,
-            )
-        except AdminError as exc:
-            if _is_page(exc) or not detail:
-                raise
-            aliases = {"days": "shift_days", "expires": "to_date"} if shift_args else {}
-            name = _field(exc, known | set(aliases), action)
-            errors[aliases.get(name, name)] = exc.message
+    step.read_common()
+    shift_args = step.shift_args
+    await _act(
+        request, session, access, step, capability=f"license.{action}",
+        target_type="license", target=key, work=work,
+    )  # fmt: skip
     if errors:
         return await _license_page(
-            request, session, access, key, errors=errors, values=values, status=400
+            request, session, access, key, errors=errors, values=step.values, status=400
         )
     if action == "delete" or not detail:
         return redirect(request, f"/apps/{app}/licenses{_back(form)}")
@@ -858,7 +892,6 @@ async def user_action(request: Request, app_id: str, username: str, action: str)
     name = before.username
     edits: dict[str, Any] = {}
     shift_args: dict[str, Any] = {}
-    known: set[str] = {"reason"}
 
     async def work() -> tuple[None, dict[str, Any] | None]:
         if action in _USER_STATE_SERVICES:
@@ -893,42 +926,25 @@ async def user_action(request: Request, app_id: str, username: str, action: str)
         after = await views_users.get_user(rt, app, name)
         return None, views_users.changes_between(before.as_dict(), after.as_dict()) or None
 
+    step = _ActionForm(action, form, detail, errors=errors, aliases={"password": "new_password"})
     if action == "edit":
-        known = set(_USER_EDIT)
-        values = {k: form.get(k, "") for k in _USER_EDIT}
+        step.known = set(_USER_EDIT)
+        values = step.values = {k: form.get(k, "") for k in _USER_EDIT}
         values["lifetime"] = "on" if form.get("lifetime") else ""
         edits = _identity_edits(form, values, before, errors, with_limit=True)
         if not errors and not edits:
             return redirect(request, f"/apps/{app}/user/{_q(name)}")
-    elif action in ("extend", "shorten"):
-        known = {"shift_days", "to_date"}
-        values = {k: form.get(k, "") for k in known}
-        shift_args = _shift(form, errors)
     elif action == "reset_password":
-        known = {"new_password"}
-    elif action == "delete" and detail and form.get("confirm") != "yes":
-        errors["delete"] = "Tick “Yes, delete” to confirm."
-    if not errors:
-        try:
-            await _change(
-                request,
-                session,
-                access,
-                capability=capability,
-                target_type="user",
-                target=name,
-                work=work,
-            )
-        except AdminError as exc:
-            if _is_page(exc) or not detail:
-                raise
-            aliases = {"days": "shift_days", "expires": "to_date"} if shift_args else {}
-            aliases["password"] = "new_password"  # noqa: S105 (a field name)
-            field = _field(exc, known | set(aliases), action)
-            errors[aliases.get(field, field)] = exc.message
+        step.known = {"new_password"}
+    step.read_common()
+    shift_args = step.shift_args
+    await _act(
+        request, session, access, step, capability=capability,
+        target_type="user", target=name, work=work,
+    )  # fmt: skip
     if errors:
         return await _user_page(
-            request, session, access, name, errors=errors, values=values, status=400
+            request, session, access, name, errors=errors, values=step.values, status=400
         )
     if action == "delete" or not detail:
         return redirect(request, f"/apps/{app}/users{_back(form)}")
@@ -1188,7 +1204,6 @@ async def device_action(
     target = f"{kind}:{ident}"
     edits: dict[str, Any] = {}
     shift_args: dict[str, Any] = {}
-    known: set[str] = {"reason"}
 
     async def work() -> tuple[None, dict[str, Any] | None]:
         if action in _DEVICE_STATE_SERVICES:
@@ -1211,39 +1226,23 @@ async def device_action(
         after = await views_users.get_device(rt, app, kind, ident)
         return None, views_users.changes_between(before.as_dict(), after.as_dict()) or None
 
+    step = _ActionForm(action, form, detail, errors=errors)
     if action == "edit":
-        known = set(_DEVICE_EDIT)
-        values = {k: form.get(k, "") for k in _DEVICE_EDIT}
+        step.known = set(_DEVICE_EDIT)
+        values = step.values = {k: form.get(k, "") for k in _DEVICE_EDIT}
         values["lifetime"] = "on" if form.get("lifetime") else ""
         edits = _identity_edits(form, values, before, errors, with_name=True)
         if not errors and not edits:
             return redirect(request, f"/apps/{app}/device/{kind}/{_q(ident)}")
-    elif action in ("extend", "shorten"):
-        known = {"shift_days", "to_date"}
-        values = {k: form.get(k, "") for k in known}
-        shift_args = _shift(form, errors)
-    elif action == "delete" and detail and form.get("confirm") != "yes":
-        errors["delete"] = "Tick “Yes, delete” to confirm."
-    if not errors:
-        try:
-            await _change(
-                request,
-                session,
-                access,
-                capability=f"device.{action}",
-                target_type="device",
-                target=target,
-                work=work,
-            )
-        except AdminError as exc:
-            if _is_page(exc) or not detail:
-                raise
-            aliases = {"days": "shift_days", "expires": "to_date"} if shift_args else {}
-            field = _field(exc, known | set(aliases), action)
-            errors[aliases.get(field, field)] = exc.message
+    step.read_common()
+    shift_args = step.shift_args
+    await _act(
+        request, session, access, step, capability=f"device.{action}",
+        target_type="device", target=target, work=work,
+    )  # fmt: skip
     if errors:
         return await _device_page(
-            request, session, access, kind, ident, errors=errors, values=values, status=400
+            request, session, access, kind, ident, errors=errors, values=step.values, status=400
         )
     if action == "delete" or not detail:
         return redirect(request, f"/apps/{app}/devices{_back(form)}")
