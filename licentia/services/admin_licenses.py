@@ -879,7 +879,7 @@ async def delete_licenses(rt: Runtime, app_id: str, filters: LicenseFilter) -> l
     async with rt.db.write() as conn:
         await load_app(conn, app_id)
         query = LICENSE_QUERY.with_only_columns(licenses.c.id, licenses.c.key).where(
-            and_(*license_clauses(app_id, now, filters))
+            and_(*license_clauses(app_id, now, filters, sqlite=rt.db.is_sqlite))
         )
         rows = (await conn.execute(query)).all()
         ids = [r.id for r in rows]

@@ -18,15 +18,10 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, not_, or_, select
 from licentia.services import paging
 from licentia.services.admin_common import AdminError, as_utc, invalid, load_app, norm, trim
 from licentia.services.runtime import Runtime
+from licentia.store.prefix import starts_with
 from licentia.store.tables import licenses, subscriptions
 
 LICENSE_STATES = ("unused", "active", "used", "banned", "paused", "expired")
-
-
-def _prefix(column: Any, text: str) -> ColumnElement[bool]:
-    # `substr(...) = :text` compares exactly (case-sensitively) on both backends; SQLite's
-    # LIKE would ignore case, and keys are case-sensitive.
-    return func.substr(column, 1, len(text)) == text
 
 
 # -- subscriptions -----------------------------------------------------------------------
@@ -228,8 +223,11 @@ class LicenseFilter:
         return all(getattr(self, name) in (None, "") for name in self.__dataclass_fields__)
 
 
-def license_clauses(app_id: str, now: datetime, f: LicenseFilter) -> list[ColumnElement[bool]]:
-    """WHERE clauses of a `LICENSE_QUERY` for the app and the filter."""
+def license_clauses(
+    app_id: str, now: datetime, f: LicenseFilter, *, sqlite: bool = False
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses of a `LICENSE_QUERY` for the app and the filter (`sqlite`: the key
+    search adds an index range, see `store.prefix`)."""
     clauses: list[ColumnElement[bool]] = [licenses.c.app_id == app_id]
     if f.state:
         clauses.append(license_state_sql(f.state, now))
@@ -242,7 +240,7 @@ def license_clauses(app_id: str, now: datetime, f: LicenseFilter) -> list[Column
     if f.used_by:
         clauses.append(func.lower(licenses.c.used_by_username) == norm(trim(f.used_by)))
     if f.search:
-        clauses.append(_prefix(licenses.c.key, trim(f.search)))
+        clauses.append(starts_with(licenses.c.key, trim(f.search), sqlite=sqlite))
     if f.created_from is not None:
         clauses.append(licenses.c.created_at >= as_utc(f.created_from))
     if f.created_to is not None:
@@ -261,7 +259,7 @@ async def list_licenses(
     """Newest first, one page at a time (`limit=None`: every match, for exports)."""
     now = rt.clock()
     size = paging.check_limit(limit)
-    clauses = license_clauses(app_id, now, filters or LicenseFilter())
+    clauses = license_clauses(app_id, now, filters or LicenseFilter(), sqlite=rt.db.is_sqlite)
     page = paging.after(
         paging.decode_cursor("license", cursor), licenses.c.created_at, licenses.c.id
     )

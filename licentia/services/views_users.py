@@ -25,6 +25,7 @@ from licentia.services.admin_common import (
     trim,
 )
 from licentia.services.runtime import Runtime
+from licentia.store.prefix import starts_with
 from licentia.store.tables import bindings, devices, licenses, sessions, subscriptions, users
 
 USER_STATES = ("active", "banned", "paused", "expired")
@@ -34,9 +35,39 @@ IDENTITY_KINDS = ("user", "license", "device", "none")
 DEVICE_TYPES = ("motherboard", "processor")
 
 
-def _prefix(column: Any, text: str) -> ColumnElement[bool]:
-    # `substr(...) = :text` compares exactly on both backends (SQLite's LIKE ignores case).
-    return func.substr(column, 1, len(text)) == text
+#: A user search that matches at most this many users is answered from the username and
+#: email indexes, then sorted; a broader one walks the list order (its matches are dense).
+SEARCH_CANDIDATES = 2000
+
+
+def _prefix(column: Any, text: str, *, sqlite: bool = False) -> ColumnElement[bool]:
+    # `substr(...) = :text` compares exactly on both backends (SQLite's LIKE ignores case);
+    # on SQLite an equivalent index range is added (store.prefix).
+    return starts_with(column, text, sqlite=sqlite)
+
+
+def _user_search(search: str, *, sqlite: bool) -> ColumnElement[bool]:
+    text = trim(search)
+    return or_(
+        _prefix(users.c.username_norm, norm(text), sqlite=sqlite),
+        _prefix(func.lower(users.c.email), text.lower(), sqlite=sqlite),
+    )
+
+
+async def _search_ids(conn: AsyncConnection, app_id: str, search: str) -> list[str] | None:
+    """SQLite: the ids of the users a search matches when they are few (None: too many).
+
+    Ordering a search by the list order makes SQLite walk every user of the app when few
+    match (about half a second at 100,000 users); the two prefix ranges read only the
+    matches through `uq_users_app_username` and `ix_users_app_email`."""
+    rows = (
+        await conn.execute(
+            select(users.c.id)
+            .where(users.c.app_id == app_id, _user_search(search, sqlite=True))
+            .limit(SEARCH_CANDIDATES + 1)
+        )
+    ).all()
+    return None if len(rows) > SEARCH_CANDIDATES else [r.id for r in rows]
 
 
 def _expired(expiry: datetime | None, now: datetime) -> bool:
@@ -193,13 +224,7 @@ def _user_clauses(
     if subscription:
         clauses.append(subscriptions.c.name_norm == norm(trim(subscription)))
     if search:
-        text = trim(search)
-        clauses.append(
-            or_(
-                _prefix(users.c.username_norm, norm(text)),
-                _prefix(func.lower(users.c.email), text.lower()),
-            )
-        )
+        clauses.append(_user_search(search, sqlite=False))
     if created_from is not None:
         clauses.append(users.c.created_at >= created_from)
     if created_to is not None:
@@ -234,7 +259,7 @@ async def list_users(
         now,
         state=state,
         subscription=subscription,
-        search=search,
+        search=None,
         created_from=created_from,
         created_to=created_to,
         login_from=login_from,
@@ -243,11 +268,18 @@ async def list_users(
     page = paging.after(paging.decode_cursor("user", cursor), users.c.created_at, users.c.id)
     if page is not None:
         clauses.append(page)
-    query = _USER_QUERY.where(and_(*clauses)).order_by(users.c.created_at.desc(), users.c.id.desc())
-    if size is not None:
-        query = query.limit(size + 1)
     async with rt.db.read() as conn:
         await load_app(conn, app_id)
+        if search:
+            ids = await _search_ids(conn, app_id, search) if rt.db.is_sqlite else None
+            clauses.append(
+                _user_search(search, sqlite=False) if ids is None else users.c.id.in_(ids)
+            )
+        query = _USER_QUERY.where(and_(*clauses)).order_by(
+            users.c.created_at.desc(), users.c.id.desc()
+        )
+        if size is not None:
+            query = query.limit(size + 1)
         rows = list((await conn.execute(query)).all())
     items, next_cursor = _page_of("user", rows, size, "created_at", "id")
     return paging.Page(items=[user_view(r, now) for r in items], next_cursor=next_cursor)
@@ -397,7 +429,9 @@ async def list_devices(
     if state:
         clauses.append(device_state_sql(state.strip().lower(), now))
     if search:
-        clauses.append(_prefix(devices.c.device_id_norm, norm(trim(search))))
+        clauses.append(
+            _prefix(devices.c.device_id_norm, norm(trim(search)), sqlite=rt.db.is_sqlite)
+        )
     page = paging.after(paging.decode_cursor("device", cursor), devices.c.created_at, devices.c.id)
     if page is not None:
         clauses.append(page)

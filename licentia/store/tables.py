@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -141,6 +142,7 @@ licenses = Table(
     Column("created_by", String(64), nullable=False, server_default=""),
     Column("batch_id", ID),
     UniqueConstraint("app_id", "key", name="uq_licenses_app_key"),
+    Index("ix_licenses_app_created", "app_id", "created_at", "id"),
 )
 
 users = Table(
@@ -168,7 +170,10 @@ users = Table(
     Column("last_sid", String(128), nullable=False, server_default=""),
     Column("password_changed_at", UTCDateTime),
     UniqueConstraint("app_id", "username_norm", name="uq_users_app_username"),
+    Index("ix_users_app_created", "app_id", "created_at", "id"),
 )
+# The dashboard's user search by email prefix (an expression index: emails keep their case).
+Index("ix_users_app_email", users.c.app_id, func.lower(users.c.email))
 
 # SID bindings of users and licenses (client protocol 2.0.3).
 bindings = Table(
@@ -211,6 +216,7 @@ devices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False, server_default=""),
     UniqueConstraint("app_id", "device_type", "device_id_norm", name="uq_devices_app_type_id"),
+    Index("ix_devices_app_created", "app_id", "created_at", "id"),
 )
 
 sessions = Table(
@@ -232,6 +238,7 @@ sessions = Table(
     Column("sid", String(128), nullable=False, server_default=""),
     Index("ix_sessions_identity", "identity_kind", "identity_id"),
     Index("ix_sessions_app_last_seen", "app_id", "last_seen_at"),
+    Index("ix_sessions_app_created", "app_id", "created_at", "id_hash"),
 )
 
 variables = Table(

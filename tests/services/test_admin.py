@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from licentia.services import admin, admin_licenses, views_licenses
+from licentia.services import admin, admin_licenses, views_licenses, views_users
 from licentia.services.runtime import Runtime
 from licentia.store import tables as t
 
@@ -418,6 +418,29 @@ async def test_cursor_pages_cover_a_same_second_batch_exactly_once(
     assert len(seen) == len(set(seen)) == 1234 and set(seen) == set(keys)
     everything = await views_licenses.list_licenses(rt, demo.app_id, limit=None)
     assert [v.key for v in everything.items] == seen  # the same order as one read
+
+
+@pytest.mark.parametrize("candidates", [2000, 1], ids=["from-indexes", "list-walk"])
+async def test_user_search_by_username_or_email_prefix(
+    rt: Runtime, demo: AppFixture, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    candidates: int,
+) -> None:  # fmt: skip
+    """Few matches are read through the username/email indexes (SQLite), many by walking the
+    list order: both give the same users, newest first, case-insensitively."""
+    monkeypatch.setattr(views_users, "SEARCH_CANDIDATES", candidates)
+    for name, email in [("Zed1", "a@x.io"), ("zed2", "ZED@Mail.io"), ("other", ""), ("Zed3", "")]:
+        await admin.create_user(rt, demo.app_id, name, "pw", "Default", days=1, email=email)
+        clock.advance(seconds=1)
+    found = await views_users.list_users(rt, demo.app_id, search="ZED")
+    assert [u.username for u in found.items] == ["Zed3", "zed2", "Zed1"]
+    by_mail = await views_users.list_users(rt, demo.app_id, search="zed@m")
+    assert [u.username for u in by_mail.items] == ["zed2"]
+    paged = await views_users.list_users(rt, demo.app_id, search="zed", limit=2)
+    rest = await views_users.list_users(
+        rt, demo.app_id, search="zed", limit=2, cursor=paged.next_cursor
+    )
+    assert [u.username for u in paged.items + rest.items] == ["Zed3", "zed2", "Zed1"]
+    assert (await views_users.list_users(rt, demo.app_id, search="nobody")).items == []
 
 
 async def test_generate_redraws_collisions(
