@@ -281,23 +281,42 @@ def app_regenerate_secret(ctx: typer.Context, app_id: AppArg, json_out: JsonOpt 
     show(json_out, {"app_id": app_id, "secret": secret, "regenerated": True})
 
 
-def _switch(ctx: typer.Context, app_id: str, enabled: bool, json_out: bool) -> None:
+def _toggle(
+    ctx: typer.Context,
+    app_id: str,
+    json_out: bool,
+    *,
+    setting: str,
+    enabled: bool,
+    capability: str,
+    apply: Callable[[Runtime], Awaitable[Any]],
+) -> None:
+    """Turn one on/off app setting; idempotent (nothing to change: nothing audited)."""
+
     async def work(rt: Runtime) -> bool:
-        before = (await admin.get_app_settings(rt, app_id))["is_enabled"]
-        if before == enabled:  # idempotent: nothing to change, nothing to audit
+        before = (await admin.get_app_settings(rt, app_id))[setting]
+        if before == enabled:
             return False
         await audited(
             rt,
-            "app.enable" if enabled else "app.disable",
-            lambda: admin.set_app_enabled(rt, app_id, enabled),
+            capability,
+            lambda: apply(rt),
             app_id=app_id,
             target=app_id,
-            changes=lambda _: {"is_enabled": [before, enabled]},
+            changes=lambda _: {setting: [before, enabled]},
         )
         return True
 
     changed = run(ctx, json_out, work)
-    show(json_out, {"app_id": app_id, "is_enabled": enabled, "changed": changed})
+    show(json_out, {"app_id": app_id, setting: enabled, "changed": changed})
+
+
+def _switch(ctx: typer.Context, app_id: str, enabled: bool, json_out: bool) -> None:
+    _toggle(
+        ctx, app_id, json_out, setting="is_enabled", enabled=enabled,
+        capability="app.enable" if enabled else "app.disable",
+        apply=lambda rt: admin.set_app_enabled(rt, app_id, enabled),
+    )  # fmt: skip
 
 
 @app_app.command("enable")
@@ -1313,22 +1332,11 @@ def hash_remove(
 
 
 def _hash_check(ctx: typer.Context, app_id: str, enabled: bool, json_out: bool) -> None:
-    async def work(rt: Runtime) -> bool:
-        before = (await admin.get_app_settings(rt, app_id))["hash_check"]
-        if before == enabled:
-            return False
-        await audited(
-            rt,
-            "hash.enable" if enabled else "hash.disable",
-            lambda: admin.set_hash_check(rt, app_id, enabled),
-            app_id=app_id,
-            target=app_id,
-            changes=lambda _: {"hash_check": [before, enabled]},
-        )
-        return True
-
-    changed = run(ctx, json_out, work)
-    show(json_out, {"app_id": app_id, "hash_check": enabled, "changed": changed})
+    _toggle(
+        ctx, app_id, json_out, setting="hash_check", enabled=enabled,
+        capability="hash.enable" if enabled else "hash.disable",
+        apply=lambda rt: admin.set_hash_check(rt, app_id, enabled),
+    )  # fmt: skip
 
 
 @hash_app.command("enable")
