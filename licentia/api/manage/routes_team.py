@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from licentia.api.manage import schemas_team as s
 from licentia.api.manage.auth import Ctx, Guard
-from licentia.api.manage.routing import api_fields
+from licentia.api.manage.routing import api_fields, page_body
 from licentia.services import admin_resellers as resellers
 from licentia.services import admin_staff as staff
 from licentia.services.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -46,7 +46,7 @@ def _roles(router: APIRouter, guard: Guard) -> None:
     ) -> Any:
         """Newest first; follow `next_cursor` until it is null."""
         page = await staff.list_roles(ctx.rt, ctx.principal.owner_id, cursor=cursor, limit=limit)
-        return {"items": [r.as_dict() for r in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         "/roles", response_model=s.RoleOut, status_code=201, tags=tags, summary="Create a role"
@@ -121,7 +121,7 @@ def _staff(router: APIRouter, guard: Guard) -> None:
             cursor=cursor,
             limit=limit,
         )
-        return {"items": [m.as_dict() for m in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         "/staff",
@@ -223,7 +223,7 @@ def _rate_plans(router: APIRouter, guard: Guard) -> None:
         page = await resellers.list_rate_plans(
             ctx.rt, ctx.principal.owner_id, cursor=cursor, limit=limit
         )
-        return {"items": [p.as_dict() for p in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         "/rate-plans",
@@ -346,7 +346,7 @@ def _resellers(router: APIRouter, guard: Guard) -> None:
             cursor=cursor,
             limit=limit,
         )
-        return {"items": [r.as_dict() for r in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         "/resellers",
@@ -445,7 +445,7 @@ def _resellers(router: APIRouter, guard: Guard) -> None:
         page = await resellers.reseller_ledger(
             ctx.rt, ctx.principal.owner_id, identifier, cursor=cursor, limit=limit
         )
-        return {"items": [e.as_dict() for e in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
 
 def _reseller_state(router: APIRouter, guard: Guard, action: str) -> None:
@@ -496,7 +496,7 @@ def _reseller_side(router: APIRouter, guard: Guard) -> None:
         limit: Limit = DEFAULT_LIMIT,
     ) -> Any:
         page = await resellers.my_ledger(ctx.rt, ctx.reseller_id, cursor=cursor, limit=limit)
-        return {"items": [e.as_dict() for e in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.get(
         "/reseller/licenses",
@@ -515,7 +515,7 @@ def _reseller_side(router: APIRouter, guard: Guard) -> None:
         page = await resellers.my_licenses(
             ctx.rt, ctx.reseller_id, app_id=app_id, status=status, cursor=cursor, limit=limit
         )
-        return {"items": [k.as_dict() for k in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.get(
         "/reseller/licenses/export",

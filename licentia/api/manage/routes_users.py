@@ -20,7 +20,7 @@ from licentia.api.manage import schemas
 from licentia.api.manage import schemas_users as su
 from licentia.api.manage.auth import Ctx, Guard
 from licentia.api.manage.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from licentia.api.manage.routing import api_fields, state_changes, term_args
+from licentia.api.manage.routing import api_fields, page_body, state_changes, term_args
 from licentia.services import admin, transfer_identities, views_users
 from licentia.services.admin_common import AdminError
 
@@ -129,7 +129,7 @@ def _users(router: APIRouter, guard: Guard) -> None:
             cursor=cursor,
             limit=limit,
         )
-        return {"items": [u.as_dict() for u in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         base, response_model=su.UserOut, status_code=201, tags=["users"], summary="Create a user"
@@ -377,7 +377,7 @@ def _users(router: APIRouter, guard: Guard) -> None:
             cursor=cursor,
             limit=limit,
         )
-        return {"items": [s.as_dict() for s in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         base + "/{username}/end-sessions",
@@ -540,7 +540,7 @@ def _devices(router: APIRouter, guard: Guard) -> None:
                 cursor=cursor,
                 limit=limit,
             )
-        return {"items": [d.as_dict() for d in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         base,
@@ -820,7 +820,7 @@ def _sessions(router: APIRouter, guard: Guard) -> None:
             cursor=cursor,
             limit=limit,
         )
-        return {"items": [s.as_dict() for s in page.items], "next_cursor": page.next_cursor}
+        return page_body(page)
 
     @router.post(
         base + "/end-all",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from licentia.services.admin_common import AdminError
+from licentia.services.paging import Page
 
 #: Service argument names -> the names this API uses for them.
 FIELD_NAMES = {
@@ -26,6 +27,11 @@ def api_fields() -> Iterator[None]:
         if exc.fields:
             exc.fields = sorted({FIELD_NAMES.get(f, f) for f in exc.fields})
         raise
+
+
+def page_body(page: Page[Any]) -> dict[str, Any]:
+    """A list answer: the page's objects as dictionaries and the cursor of the next page."""
+    return {"items": [item.as_dict() for item in page.items], "next_cursor": page.next_cursor}
 
 
 def term_args(expiry_date: datetime | None, duration_days: int | None) -> dict[str, Any]:
