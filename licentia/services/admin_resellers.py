@@ -53,6 +53,7 @@ from licentia.services.admin_staff import (
     page_query,
     prepare_account,
     record,
+    set_active,
 )
 from licentia.services.audit import CLI_ACTOR, Actor
 from licentia.services.principals import created_by_reseller
@@ -644,20 +645,7 @@ async def set_reseller_active(
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         row = await _reseller_row(conn, owner.id, identifier)
-        if bool(row.is_active) != active:
-            await conn.execute(
-                update(resellers).where(resellers.c.id == row.id).values(is_active=active)
-            )
-            await record(
-                conn,
-                rt,
-                actor,
-                owner.id,
-                "reseller.unban" if active else "reseller.ban",
-                "reseller",
-                row.public_id,
-                {"is_active": [not active, active]},
-            )
+        await set_active(conn, rt, actor, owner.id, resellers, "reseller", row, active)
         return await _by_id(conn, row.id)
 
 

@@ -613,6 +613,33 @@ async def edit_staff(
         return await _by_member_id(conn, row.id)
 
 
+async def set_active(
+    conn: AsyncConnection,
+    rt: Runtime,
+    actor: Actor | None,
+    owner_account_id: str,
+    table: Any,
+    resource: str,
+    row: Row[Any],
+    active: bool,
+) -> None:
+    """Ban (`active=False`) or unban a staff member or reseller row, with its audit entry
+    (`<resource>.ban` / `.unban`); idempotent: no change, no entry."""
+    if bool(row.is_active) == active:
+        return
+    await conn.execute(update(table).where(table.c.id == row.id).values(is_active=active))
+    await record(
+        conn,
+        rt,
+        actor,
+        owner_account_id,
+        f"{resource}.unban" if active else f"{resource}.ban",
+        resource,
+        row.public_id,
+        {"is_active": [not active, active]},
+    )
+
+
 async def set_staff_active(
     rt: Runtime, owner_id: str, identifier: str, active: bool, *, actor: Actor | None = CLI_ACTOR
 ) -> StaffMember:
@@ -621,20 +648,7 @@ async def set_staff_active(
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         row = await _staff_row(conn, owner.id, identifier)
-        if bool(row.is_active) != active:
-            await conn.execute(
-                update(staff_members).where(staff_members.c.id == row.id).values(is_active=active)
-            )
-            await record(
-                conn,
-                rt,
-                actor,
-                owner.id,
-                "staff.unban" if active else "staff.ban",
-                "staff",
-                row.public_id,
-                {"is_active": [not active, active]},
-            )
+        await set_active(conn, rt, actor, owner.id, staff_members, "staff", row, active)
         return await _by_member_id(conn, row.id)
 
 
