@@ -10,10 +10,10 @@ Terms:
   into cookies. Each session has its own CSRF token, sent back in every form and htmx request.
   A session is `totp` between the password step and the second factor, `full` afterwards; the
   id changes when it becomes `full` (no session fixation).
-* **lockout**: `LOCK_FAILURES` failed sign-ins (wrong password or wrong TOTP code) for one
-  account name within `LOCK_WINDOW` lock that name for the rest of the window, known or not, so
-  the lock reveals nothing about which names exist; `LOCK_FAILURES_IP` failures from one
-  address lock that address. The refusal says only "try again later".
+* **lockout**: failed sign-ins (wrong password or wrong TOTP code) are counted first, then
+  checked, in per-address, per-name-at-address and account-wide buckets; a known device (a
+  browser that signed in before) is exempt from the account-wide one (`dashboard_guard`).
+  The refusal says only "try again later".
 * **TOTP**: RFC 6238 with SHA-1, 6 digits and 30-second steps, accepting one step either side
   for clock drift; a step once accepted is never accepted again for the same account. The
   secret is encrypted with the master key (`SecretBox`, purpose `totp-secret`).
@@ -28,17 +28,25 @@ import hashlib
 import hmac
 import secrets
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Row, and_, delete, func, or_, select, update
+from sqlalchemy import Row, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from licentia.services import audit, principals
-from licentia.services.admin_common import AdminError, invalid, norm, trim
+from licentia.services import audit, dashboard_guard, principals
+from licentia.services.admin_common import AdminError, invalid
 from licentia.services.audit import Actor
+from licentia.services.dashboard_guard import (  # noqa: F401 (the lockout terms live there)
+    LOCK_FAILURES,
+    LOCK_FAILURES_ACCOUNT,
+    LOCK_FAILURES_IP,
+    LOCK_WINDOW,
+    LOCKED,
+)
 from licentia.services.runtime import Runtime
 from licentia.store.tables import (
     accounts,
@@ -57,9 +65,6 @@ TOTP_STAGE_LIFETIME = timedelta(minutes=5)
 #: `last_seen_at` is written at most this often, so reading pages does not write every time.
 TOUCH_INTERVAL = timedelta(minutes=1)
 
-LOCK_WINDOW = timedelta(minutes=15)
-LOCK_FAILURES = 5
-LOCK_FAILURES_IP = 20
 
 TOTP_PURPOSE = "totp-secret"
 TOTP_STEP_SECONDS = 30
@@ -73,7 +78,6 @@ PASSWORD_MAX = 256
 FACE = "dashboard"
 #: The one refusal of a failed sign-in: it must not tell whether the name exists.
 BAD_CREDENTIALS = "Wrong username or password."
-LOCKED = "Too many failed sign-ins. Try again in 15 minutes."
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class SignInResult:
     token: str
     stage: str
     session: DashSession
+    #: The known-device cookie value (`dashboard_guard`), set after a `full` sign-in.
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -308,62 +314,11 @@ async def _insert_session(
     return token, id_hash
 
 
-# -- lockout -----------------------------------------------------------------------------
+# -- lockout (services/dashboard_guard) -------------------------------------------------
 
 
 def _subject(username: str) -> str:
-    return _clip(norm(trim(username)), 128)
-
-
-async def _failures(conn: AsyncConnection, scope: str, subject: str, since: datetime) -> int:
-    count = (
-        await conn.execute(
-            select(func.count())
-            .select_from(dashboard_signin_failures)
-            .where(
-                and_(
-                    dashboard_signin_failures.c.scope == scope,
-                    dashboard_signin_failures.c.subject == subject,
-                    dashboard_signin_failures.c.created_at > since,
-                )
-            )
-        )
-    ).scalar_one()
-    return int(count)
-
-
-async def is_locked(rt: Runtime, username: str, ip: str) -> bool:
-    since = rt.clock() - LOCK_WINDOW
-    async with rt.db.read() as conn:
-        if await _failures(conn, "account", _subject(username), since) >= LOCK_FAILURES:
-            return True
-        return bool(ip) and await _failures(conn, "ip", ip, since) >= LOCK_FAILURES_IP
-
-
-async def _record_failure(rt: Runtime, username: str, ip: str) -> None:
-    """Count one failure for the name and the address; rows older than the window go."""
-    now = rt.clock()
-    async with rt.db.write() as conn:
-        rows = [{"scope": "account", "subject": _subject(username), "created_at": now}]
-        if ip:
-            rows.append({"scope": "ip", "subject": _clip(ip, 128), "created_at": now})
-        await conn.execute(dashboard_signin_failures.insert(), rows)
-        await conn.execute(
-            delete(dashboard_signin_failures).where(
-                dashboard_signin_failures.c.created_at <= now - LOCK_WINDOW
-            )
-        )
-
-
-async def _clear_failures(conn: AsyncConnection, username: str) -> None:
-    await conn.execute(
-        delete(dashboard_signin_failures).where(
-            and_(
-                dashboard_signin_failures.c.scope == "account",
-                dashboard_signin_failures.c.subject == _subject(username),
-            )
-        )
-    )
+    return dashboard_guard.subject(username)
 
 
 # -- sign-in -----------------------------------------------------------------------------
@@ -405,46 +360,48 @@ async def _mark_login(conn: AsyncConnection, rt: Runtime, account_id: str, ip: s
 
 
 async def sign_in(
-    rt: Runtime, username: str, password: str, *, ip: str, user_agent: str = ""
+    rt: Runtime,
+    username: str,
+    password: str,
+    *,
+    ip: str,
+    user_agent: str = "",
+    devices: Sequence[str] = (),
 ) -> SignInResult:
     """Check a username and password; a new session (`full`, or `totp` when a code is due).
 
-    Refusals: `RATE_LIMITED` while locked (nothing is checked), `INVALID_CREDENTIALS` for a
-    wrong name or password (the same message either way, and an unknown name costs one argon2
-    verification like a known one), `ACCOUNT_SUSPENDED` for a suspended account with the
-    right password.
+    The attempt is counted before the password is checked (`dashboard_guard.reserve`), so
+    simultaneous guesses cannot pass the lockout; `devices` are the browser's known-device
+    cookies. Refusals: `RATE_LIMITED` while locked (nothing is checked), `INVALID_CREDENTIALS`
+    for a wrong name or password (the same message, and the same work, either way: an unknown
+    name costs one argon2 verification of a dummy hash and one audit entry like a known one),
+    `ACCOUNT_SUSPENDED` for a suspended account with the right password.
     """
-    if await is_locked(rt, username, ip):
-        raise AdminError("RATE_LIMITED", LOCKED)
     name = _subject(username)
     async with rt.db.read() as conn:
         row = (await conn.execute(select(accounts).where(accounts.c.username_norm == name))).first()
+    now = rt.clock()
     stored = row.password_hash if row is not None else None
+    known = row is not None and dashboard_guard.is_known_device(
+        rt, devices, row.id, stored or "", now
+    )
+    reservation = await dashboard_guard.reserve(rt, username, ip, known_device=known)
     good = bool(name) and bool(password) and len(password) <= PASSWORD_MAX
     good = await rt.passwords.verify(stored, password[:PASSWORD_MAX]) and good
-    now = rt.clock()
     if good and row is not None and row.must_change_password:
         expires = row.temporary_password_expires_at
         good = expires is None or expires > now
     if not good or row is None:
-        await _record_failure(rt, username, ip)
-        if row is not None:
-            await audit.record_standalone(
-                rt,
-                account_actor(row.id, ip),
-                owner_account_id=row.id if row.owner_id else None,
-                capability="owner.sign_in",
-                result="INVALID_CREDENTIALS",
-                target_type="account",
-                target=row.id,
-            )
+        await _audit_failure(rt, row, ip, "INVALID_CREDENTIALS")
         raise AdminError("INVALID_CREDENTIALS", BAD_CREDENTIALS, ["username", "password"])
     account = _account(row, row.id)
     if account.status != "active":
+        async with rt.db.write() as conn:
+            await dashboard_guard.succeeded(conn, reservation, username, ip)
         raise AdminError("ACCOUNT_SUSPENDED", "This account is suspended.")
     stage = "totp" if account.totp_enabled else "full"
     async with rt.db.write() as conn:
-        await _clear_failures(conn, username)
+        await dashboard_guard.succeeded(conn, reservation, username, ip)
         token, id_hash = await _insert_session(
             conn, rt, account.id, stage=stage, ip=ip, user_agent=user_agent
         )
@@ -452,7 +409,23 @@ async def sign_in(
             await _mark_login(conn, rt, account.id, ip)
             await _audit(conn, rt, account, account_actor(account.id, ip), "owner.sign_in")
         session = _session(_require_row(await _load(conn, id_hash)))
-    return SignInResult(token=token, stage=stage, session=session)
+    device = dashboard_guard.device_token(rt, account.id, row.password_hash, now)
+    return SignInResult(
+        token=token, stage=stage, session=session, device=device if stage == "full" else ""
+    )
+
+
+async def _audit_failure(rt: Runtime, row: Any, ip: str, result: str) -> None:
+    """Audit a failed sign-in: of the account, or (same work, nothing named) of no account."""
+    await audit.record_standalone(
+        rt,
+        account_actor(row.id if row is not None else "", ip),
+        owner_account_id=row.id if row is not None and row.owner_id else None,
+        capability="owner.sign_in",
+        result=result,
+        target_type="account",
+        target=row.id if row is not None else "",
+    )
 
 
 def _require_row(row: Row[Any] | None) -> Row[Any]:
@@ -491,24 +464,29 @@ async def _use_step(conn: AsyncConnection, account_id: str, step: int) -> None:
         )
 
 
-async def complete_totp(rt: Runtime, token: str | None, code: str, *, ip: str) -> SignInResult:
+async def complete_totp(
+    rt: Runtime, token: str | None, code: str, *, ip: str, devices: Sequence[str] = ()
+) -> SignInResult:
     """The second sign-in step: a `totp` session and a right code become a new `full` one.
 
-    A wrong code counts as a failed sign-in for the lockout. A missing or stale `totp`
-    session is `INVALID_CREDENTIALS` ("sign in again").
+    A wrong code counts as a failed sign-in for the lockout (counted before the code is
+    checked). A missing or stale `totp` session is `INVALID_CREDENTIALS` ("sign in again").
     """
     pending = await load_session(rt, token, ip=ip, stage="totp")
     if pending is None:
         raise AdminError("INVALID_CREDENTIALS", "The sign-in has expired; sign in again.")
     account = pending.account
-    if await is_locked(rt, account.username, ip):
-        raise AdminError("RATE_LIMITED", LOCKED)
     async with rt.db.read() as conn:
         secret = await _totp_secret(conn, rt, account.id)
         after = await _last_step(conn, account.id)
-    step = totp_match(secret, code, rt.clock(), after=after) if secret else None
+        stored = (
+            await conn.execute(select(accounts.c.password_hash).where(accounts.c.id == account.id))
+        ).scalar_one()
+    now = rt.clock()
+    known = dashboard_guard.is_known_device(rt, devices, account.id, stored, now)
+    reservation = await dashboard_guard.reserve(rt, account.username, ip, known_device=known)
+    step = totp_match(secret, code, now, after=after) if secret else None
     if step is None:
-        await _record_failure(rt, account.username, ip)
         await audit.record_standalone(
             rt,
             account_actor(account.id, ip),
@@ -524,14 +502,15 @@ async def complete_totp(rt: Runtime, token: str | None, code: str, *, ip: str) -
         await conn.execute(
             dashboard_sessions.delete().where(dashboard_sessions.c.id_hash == pending.id_hash)
         )
-        await _clear_failures(conn, account.username)
+        await dashboard_guard.succeeded(conn, reservation, account.username, ip)
         new_token, id_hash = await _insert_session(
             conn, rt, account.id, stage="full", ip=ip, user_agent=pending.user_agent
         )
         await _mark_login(conn, rt, account.id, ip)
         await _audit(conn, rt, account, account_actor(account.id, ip), "owner.sign_in")
         session = _session(_require_row(await _load(conn, id_hash)))
-    return SignInResult(token=new_token, stage="full", session=session)
+    device = dashboard_guard.device_token(rt, account.id, stored, now)
+    return SignInResult(token=new_token, stage="full", session=session, device=device)
 
 
 # -- signing out -------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from licentia.services import dashboard_auth
+from licentia.services import dashboard_auth, dashboard_guard
 from licentia.services.admin_common import AdminError
-from licentia.services.dashboard_auth import DashAccount
+from licentia.services.dashboard_auth import DashAccount, SignInResult
 from licentia.web.app import DashRoute, form_values, runtime, signed_in
 from licentia.web.context import (
     PRE_COOKIE,
@@ -56,6 +56,19 @@ def _signin_page(
     return response
 
 
+def _devices(request: Request) -> list[str]:
+    """The browser's known-device cookies (`dashboard_guard`): they lift the account-wide lock."""
+    prefix = dashboard_guard.DEVICE_COOKIE_PREFIX
+    return [v for k, v in sorted(request.cookies.items()) if k.startswith(prefix)]
+
+
+def _remember_device(request: Request, response: Response, result: SignInResult) -> None:
+    if result.device:
+        name = dashboard_guard.device_cookie_name(result.session.account.id)
+        lifetime = int(dashboard_guard.DEVICE_LIFETIME.total_seconds())
+        set_cookie(request, response, name, result.device, max_age=lifetime)
+
+
 @router.get("/")
 async def home(request: Request) -> Response:
     return redirect(request, "/workspace")
@@ -84,6 +97,7 @@ async def signin(request: Request) -> Response:
             form.get("password", ""),
             ip=dash_of(request).client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
+            devices=_devices(request),
         )
     except AdminError as exc:
         return _signin_page(
@@ -99,6 +113,7 @@ async def signin(request: Request) -> Response:
     else:
         response = redirect(request, _safe_next(values["next"], result.session.account))
     set_cookie(request, response, SESSION_COOKIE, result.token)
+    _remember_device(request, response, result)
     return response
 
 
@@ -129,7 +144,11 @@ async def totp(request: Request) -> Response:
         raise csrf_refused()
     try:
         result = await dashboard_auth.complete_totp(
-            rt, request.cookies.get(SESSION_COOKIE), form.get("code", ""), ip=ip
+            rt,
+            request.cookies.get(SESSION_COOKIE),
+            form.get("code", ""),
+            ip=ip,
+            devices=_devices(request),
         )
     except AdminError as exc:
         return render(
@@ -143,6 +162,7 @@ async def totp(request: Request) -> Response:
     target = "/account" if account.must_change_password else _landing(account)
     response = redirect(request, target)
     set_cookie(request, response, SESSION_COOKIE, result.token)
+    _remember_device(request, response, result)
     return response
 
 

@@ -88,8 +88,8 @@ async def test_lockout_per_account_and_per_address(dash: Dash, clock: FakeClock)
         assert (await browser.sign_in(dash.username, "wrong-password")).status_code == 400
     locked = await browser.sign_in(dash.username)  # the right password, but locked
     assert locked.status_code == 429 and dashboard_auth.LOCKED in locked.text
-    # From another address too: the lock is on the name, known or not.
-    assert (await dash.browser().sign_in(dash.username)).status_code == 429
+    # Not from another address: a stranger's guesses lock only the stranger (issue #14).
+    assert (await dash.browser().sign_in(dash.username)).status_code == 303
     ghost = "ghost_" + dash.username
     for _ in range(dashboard_auth.LOCK_FAILURES):
         await browser.sign_in(ghost, "wrong-password")

@@ -1,0 +1,121 @@
+"""Dashboard sign-in lockout as the issue #14 attacker drives it: simultaneous guesses, the
+account-wide ceiling and the known device that gets the owner in, the same work for unknown
+names. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from licentia.services import dashboard_auth, dashboard_guard
+from licentia.store.tables import accounts
+from tests.web.conftest import PASSWORD, Browser, Dash, csrf_of
+
+
+async def test_simultaneous_guesses_are_counted_before_they_are_checked(dash: Dash) -> None:
+    browser = dash.browser()
+    token = csrf_of((await browser.get("/signin")).text)
+
+    async def attempt(password: str) -> int:
+        data = {"csrf_token": token, "username": dash.username, "password": password}
+        return (await browser.post("/signin", data)).status_code
+
+    statuses = await asyncio.gather(*(attempt(f"wrong-{n}") for n in range(39)))
+    # Only as many guesses as the lock allows were checked; every other one was refused
+    # before its password was looked at (before the fix all 39 were checked, none locked).
+    assert sorted(statuses) == [400] * dashboard_auth.LOCK_FAILURES + [429] * (
+        39 - dashboard_auth.LOCK_FAILURES
+    )
+    assert await attempt(PASSWORD) == 429
+
+
+def _device_cookie(browser: Browser) -> Any:
+    found = [c for c in browser.http.cookies.jar if c.name.startswith("licentia_device_")]
+    assert len(found) == 1, [c.name for c in browser.http.cookies.jar]
+    return found[0]
+
+
+async def test_a_known_device_gets_in_past_the_account_wide_lock(
+    dash: Dash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_guard, "LOCK_FAILURES_ACCOUNT", 6)
+    first = dash.browser()
+    assert (await first.sign_in(dash.username)).status_code == 303
+    cookie = _device_cookie(first)
+    assert cookie.path == "/dashboard" and cookie.secure
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    assert PASSWORD not in cookie.value and dash.username not in cookie.value
+
+    # A botnet: six addresses, one wrong guess each, reach the account-wide ceiling.
+    for _ in range(6):
+        assert (await dash.browser().sign_in(dash.username, "wrong-password")).status_code == 400
+    assert (await dash.browser().sign_in(dash.username)).status_code == 429
+
+    # The owner's browser from before (another address again) still gets in...
+    known = dash.browser()
+    known.http.cookies.jar.set_cookie(cookie)
+    assert (await known.sign_in(dash.username)).status_code == 303
+    # ...but not with a wrong password, and the cookie is worth nothing for another name
+    # or when forged.
+    again = dash.browser()
+    again.http.cookies.jar.set_cookie(cookie)
+    assert (await again.sign_in(dash.username, "wrong-password")).status_code == 400
+    other = await dash.new_owner("other")
+    elsewhere = dash.browser()
+    elsewhere.http.cookies.jar.set_cookie(cookie)
+    for _ in range(6):
+        await dash.browser().sign_in(other.username, "wrong-password")
+    assert (await elsewhere.sign_in(other.username)).status_code == 429
+    forged = dash.browser()
+    cookie.value = cookie.value[:-4] + ("AAAA" if not cookie.value.endswith("AAAA") else "BBBB")
+    forged.http.cookies.jar.set_cookie(cookie)
+    assert (await forged.sign_in(dash.username)).status_code == 429
+
+
+async def test_a_password_change_revokes_known_devices(dash: Dash) -> None:
+    assert dash.owner is not None
+    browser = dash.browser()
+    assert (await browser.sign_in(dash.username)).status_code == 303
+    async with dash.rt.db.read() as conn:
+        stored = (
+            await conn.execute(
+                select(accounts.c.password_hash).where(accounts.c.id == dash.owner.id)
+            )
+        ).scalar_one()
+    value = _device_cookie(browser).value
+    now = dash.rt.clock()
+    assert dashboard_guard.is_known_device(dash.rt, [value], dash.owner.id, stored, now)
+    assert not dashboard_guard.is_known_device(dash.rt, [value], dash.owner.id, stored + "x", now)
+    assert not dashboard_guard.is_known_device(dash.rt, [value], "another-account", stored, now)
+    later = now + dashboard_guard.DEVICE_LIFETIME + dashboard_guard.LOCK_WINDOW
+    assert not dashboard_guard.is_known_device(dash.rt, [value], dash.owner.id, stored, later)
+
+
+async def test_unknown_names_cost_a_password_verification_and_an_audit_entry(
+    dash: Dash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str | None] = []
+    real = dash.rt.passwords.verify
+
+    async def spy(stored: str | None, password: str) -> bool:
+        calls.append(stored)
+        return await real(stored, password)
+
+    monkeypatch.setattr(dash.rt.passwords, "verify", spy)
+    writes: list[str] = []
+    real_audit = dashboard_auth.audit.record_standalone
+
+    async def audit_spy(*args: Any, **kwargs: Any) -> None:
+        writes.append(kwargs["result"])
+        await real_audit(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard_auth.audit, "record_standalone", audit_spy)
+    unknown = await dash.browser().sign_in("nobody_" + dash.username, "wrong-password")
+    wrong = await dash.browser().sign_in(dash.username, "wrong-password")
+    assert unknown.status_code == wrong.status_code == 400
+    assert len(calls) == 2 and calls[0] is None and calls[1] is not None
+    # The same writes on both paths; the unknown name is not stored anywhere.
+    assert writes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS"]
