@@ -14,10 +14,9 @@ Terms:
 * **portal session**: one signed-in browser of one app. The cookie carries 256 random bits;
   the database keeps only their SHA-256 (`portal_sessions`). A session ends after
   `SESSION_IDLE` without a request or `SESSION_LIFETIME` after sign-in.
-* **lockout**: `LOCK_FAILURES` failed sign-ins for one name (or, for keys, any key) from one
-  client address within `LOCK_WINDOW` lock that name at that address; `LOCK_FAILURES_IP`
-  failures from one address lock the address for every name. Locking per name *and* address
-  means a stranger cannot lock a real user out from elsewhere.
+* **lockout**: sign-ins are counted before they are checked, per name at one address, per
+  address and, far higher, per name from everywhere (`portal_guard`), so a stranger cannot
+  lock a real user out from elsewhere and simultaneous guesses cannot pass the limits.
 * **self-service reset**: the vendor's own HWID reset (`admin_sessions.reset_bindings` for a
   user, `admin_licenses.reset_license_hwid` for a key) plus ending the holder's client
   sessions, allowed while at least `hwid_reset_cooldown` seconds passed since the holder's last
@@ -41,12 +40,20 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.domain.timeutil import iso_z
-from licentia.services import audit, views_licenses, views_users
+from licentia.services import audit, portal_guard, views_licenses, views_users
 from licentia.services.admin_common import AdminError, end_sessions, norm, trim
 from licentia.services.admin_identities import reset_user_password
 from licentia.services.admin_licenses import reset_license_hwid
 from licentia.services.admin_sessions import reset_bindings
+from licentia.services.attempts import Reservation
 from licentia.services.audit import Actor
+from licentia.services.portal_guard import (  # noqa: F401 (the lockout terms live there)
+    LOCK_FAILURES,
+    LOCK_FAILURES_IP,
+    LOCK_FAILURES_NAME,
+    LOCK_WINDOW,
+    LOCKED,
+)
 from licentia.services.runtime import Runtime
 from licentia.store.tables import (
     accounts,
@@ -64,9 +71,6 @@ SESSION_LIFETIME = timedelta(hours=8)
 #: `last_seen_at` is written at most this often, so reading pages does not write every time.
 TOUCH_INTERVAL = timedelta(minutes=1)
 
-LOCK_WINDOW = timedelta(minutes=15)
-LOCK_FAILURES = 5
-LOCK_FAILURES_IP = 20
 
 #: The window of `hwid_reset_max_per_30_days`.
 RESET_WINDOW = timedelta(days=30)
@@ -84,7 +88,6 @@ NAME_MAX = 64
 #: The one refusal of a failed username sign-in: it must not tell whether the name exists.
 BAD_CREDENTIALS = "Wrong username or password."
 BAD_KEY = "This license key is not valid here."
-LOCKED = "Too many failed sign-ins. Try again in 15 minutes."
 KEY_REDEEMED = "This key was redeemed by an account: sign in with its username and password."
 
 
@@ -257,65 +260,6 @@ async def portal_app(rt: Runtime, app_id: str) -> PortalApp:
         return await _portal_app(conn, app_id)
 
 
-# -- lockout -----------------------------------------------------------------------------
-
-
-def _name_subject(app_id: str, kind: str, name: str, ip: str) -> str:
-    """The lockout subject of one name (any key, for keys) at one address in one app."""
-    who = norm(trim(name))[:NAME_MAX] if kind == "user" else ""
-    return hashlib.sha256(f"{app_id}\0{kind}\0{who}\0{ip}".encode()).hexdigest()
-
-
-async def _failures(conn: AsyncConnection, scope: str, subject: str, since: datetime) -> int:
-    count = (
-        await conn.execute(
-            select(func.count())
-            .select_from(portal_signin_failures)
-            .where(
-                and_(
-                    portal_signin_failures.c.scope == scope,
-                    portal_signin_failures.c.subject == subject,
-                    portal_signin_failures.c.created_at > since,
-                )
-            )
-        )
-    ).scalar_one()
-    return int(count)
-
-
-async def is_locked(rt: Runtime, app_id: str, kind: str, name: str, ip: str) -> bool:
-    since = rt.clock() - LOCK_WINDOW
-    async with rt.db.read() as conn:
-        subject = _name_subject(app_id, kind, name, ip)
-        if await _failures(conn, "name", subject, since) >= LOCK_FAILURES:
-            return True
-        return bool(ip) and await _failures(conn, "ip", _clip(ip, 128), since) >= LOCK_FAILURES_IP
-
-
-async def _record_failure(rt: Runtime, app_id: str, kind: str, name: str, ip: str) -> None:
-    now = rt.clock()
-    async with rt.db.write() as conn:
-        rows = [
-            {"scope": "name", "subject": _name_subject(app_id, kind, name, ip), "created_at": now}
-        ]
-        if ip:
-            rows.append({"scope": "ip", "subject": _clip(ip, 128), "created_at": now})
-        await conn.execute(portal_signin_failures.insert(), rows)
-
-
-async def _clear_failures(
-    conn: AsyncConnection, app_id: str, kind: str, name: str, ip: str
-) -> None:
-    await conn.execute(
-        delete(portal_signin_failures).where(
-            and_(
-                portal_signin_failures.c.scope == "name",
-                portal_signin_failures.c.subject == _name_subject(app_id, kind, name, ip),
-            )
-        )
-    )
-
-
 # -- sessions ----------------------------------------------------------------------------
 
 
@@ -329,6 +273,7 @@ async def _start_session(
     ip: str,
     user_agent: str,
     sign_in_name: str,
+    reservation: Reservation,
 ) -> SignIn:
     token = secrets.token_urlsafe(32)
     now = rt.clock()
@@ -344,7 +289,7 @@ async def _start_session(
         ip=_clip(ip, 64),
     )
     async with rt.db.write() as conn:
-        await _clear_failures(conn, app.id, kind, sign_in_name, ip)
+        await portal_guard.succeeded(conn, reservation, app.id, kind, sign_in_name, ip)
         await conn.execute(
             portal_sessions.insert().values(
                 id_hash=session.id_hash,
@@ -375,12 +320,12 @@ async def _start_session(
 async def sign_in_user(
     rt: Runtime, app: PortalApp, username: str, password: str, *, ip: str, user_agent: str = ""
 ) -> SignIn:
-    """Username and password. Refusals: `RATE_LIMITED` while locked (nothing is checked),
-    `INVALID_CREDENTIALS` for an unknown name or a wrong password (one message, and an unknown
-    name costs one argon2 verification like a known one). Sign-ins and wrong passwords of
-    existing users are audited (`portal.sign_in`, result `ok` or `INVALID_CREDENTIALS`)."""
-    if await is_locked(rt, app.id, "user", username, ip):
-        raise AdminError("RATE_LIMITED", LOCKED)
+    """Username and password, the attempt counted before the password is checked. Refusals:
+    `RATE_LIMITED` while locked (nothing is checked), `INVALID_CREDENTIALS` for an unknown
+    name or a wrong password (one message, and the same work: an unknown name costs one argon2
+    verification of a dummy hash and one audit write like a known one). Sign-ins and failed
+    ones are audited (`portal.sign_in`, result `ok` or `INVALID_CREDENTIALS`; the target is
+    empty for an unknown name)."""
     name = norm(trim(username))
     row = None
     if 0 < len(name) <= NAME_MAX:
@@ -392,25 +337,34 @@ async def sign_in_user(
                     )
                 )
             ).first()
+    reservation = await portal_guard.reserve(rt, app.id, "user", username, ip)
     good = bool(password) and len(password) <= PASSWORD_MAX
     stored = row.password_hash if row is not None else None
     good = await rt.passwords.verify(stored, password[:PASSWORD_MAX]) and good
     if not good or row is None:
-        await _record_failure(rt, app.id, "user", username, ip)
-        if row is not None:  # the vendor sees password guessing against a real user
-            await audit.record_standalone(
-                rt,
-                portal_actor("user", row.username, ip),
-                owner_account_id=app.owner_account_id,
-                capability="portal.sign_in",
-                result="INVALID_CREDENTIALS",
-                target_type="user",
-                target=row.username,
-                app_id=app.id,
-            )
+        # The vendor sees password guessing against a real user; an unknown name costs the
+        # same write, naming nobody (the typed name may be a password typed in the wrong box).
+        await audit.record_standalone(
+            rt,
+            portal_actor("user", row.username if row is not None else "", ip),
+            owner_account_id=app.owner_account_id,
+            capability="portal.sign_in",
+            result="INVALID_CREDENTIALS",
+            target_type="user",
+            target=row.username if row is not None else "",
+            app_id=app.id,
+        )
         raise AdminError("INVALID_CREDENTIALS", BAD_CREDENTIALS, ["username", "password"])
     return await _start_session(
-        rt, app, "user", row.id, row.username, ip=ip, user_agent=user_agent, sign_in_name=username
+        rt,
+        app,
+        "user",
+        row.id,
+        row.username,
+        ip=ip,
+        user_agent=user_agent,
+        sign_in_name=username,
+        reservation=reservation,
     )
 
 
@@ -419,8 +373,7 @@ async def sign_in_license(
 ) -> SignIn:
     """A license key alone. Refusals: `RATE_LIMITED` while locked, `INVALID_CREDENTIALS` for
     an unknown key, `LICENSE_IN_USE` for a key an account redeemed (sign in as the account)."""
-    if await is_locked(rt, app.id, "license", "", ip):
-        raise AdminError("RATE_LIMITED", LOCKED)
+    reservation = await portal_guard.reserve(rt, app.id, "license", "", ip)
     text = trim(key)
     row = None
     if 0 < len(text) <= KEY_MAX:
@@ -433,12 +386,20 @@ async def sign_in_license(
                 )
             ).first()
     if row is None:
-        await _record_failure(rt, app.id, "license", "", ip)
         raise AdminError("INVALID_CREDENTIALS", BAD_KEY, ["key"])
     if row.status == "used":
+        await portal_guard.release(rt, reservation)
         raise AdminError("LICENSE_IN_USE", KEY_REDEEMED, ["key"])
     return await _start_session(
-        rt, app, "license", row.id, row.key, ip=ip, user_agent=user_agent, sign_in_name=""
+        rt,
+        app,
+        "license",
+        row.id,
+        row.key,
+        ip=ip,
+        user_agent=user_agent,
+        sign_in_name="",
+        reservation=reservation,
     )
 
 
@@ -713,17 +674,17 @@ async def change_password(
     app = await portal_app(rt, app_id)
     if session.kind != "user" or not app.allow_password_change:
         raise AdminError("PERMISSION_DENIED", "This app does not allow password changes here.")
-    if await is_locked(rt, app.id, "user", session.name, ip):
-        raise AdminError("RATE_LIMITED", LOCKED)
     async with rt.db.read() as conn:
         stored = (
             await conn.execute(
                 select(users.c.password_hash).where(users.c.id == session.identity_id)
             )
         ).scalar_one_or_none()
+    reservation = await portal_guard.reserve(rt, app.id, "user", session.name, ip)
     if not await rt.passwords.verify(stored, current[:PASSWORD_MAX]) or not current:
-        await _record_failure(rt, app.id, "user", session.name, ip)
         raise AdminError("INVALID_PASSWORD", "The current password is wrong.", ["current_password"])
+    async with rt.db.write() as conn:
+        await portal_guard.succeeded(conn, reservation, app.id, "user", session.name, ip)
     if new == current:
         raise AdminError(
             "INVALID_INPUT", "The new password must differ from the current one.", ["new_password"]
