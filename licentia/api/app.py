@@ -77,7 +77,10 @@ class LicentiaApp:
         self.web.include_router(build_manage_router(lambda: self.runtime))
         self.web.include_router(
             build_elite_router(
-                lambda: self.runtime, owner_rate=settings.elite_rate, limiter=self._elite_limiter
+                lambda: self.runtime,
+                owner_rate=settings.elite_rate,
+                limiter=self._elite_limiter,
+                get_redis=lambda: self._redis,
             )
         )
         # The dashboard (issue #4): server-rendered pages on the same services.

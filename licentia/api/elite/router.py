@@ -12,8 +12,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +28,7 @@ from licentia.services import audit
 from licentia.services.admin_common import AdminError
 from licentia.services.audit import Actor
 from licentia.services.credentials import ElitePrincipal, authenticate_elite_key
+from licentia.services.elite_throttle import SharedFailureThrottle
 from licentia.services.netinfo import in_networks, parse_networks, to_ip
 from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter
 from licentia.services.runtime import Runtime
@@ -124,39 +123,6 @@ class Refusal(Exception):
         self.headers = headers
 
 
-class FailureThrottle:
-    """A.4 step 1: an IP with `limit` failed key checks in the last `window` seconds."""
-
-    def __init__(self, limit: int = 10, window: float = 60.0, max_ips: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_ips = max_ips
-        self._fails: dict[str, deque[float]] = {}
-
-    def _recent(self, ip: str, now: float) -> deque[float]:
-        fails = self._fails.get(ip)
-        if fails is None:
-            return deque()
-        while fails and fails[0] <= now - self.window:
-            fails.popleft()
-        if not fails:
-            del self._fails[ip]
-        return fails
-
-    def retry_after(self, ip: str) -> int:
-        """0 when the IP may try; else seconds until its oldest failure leaves the window."""
-        now = time.monotonic()
-        fails = self._recent(ip, now)
-        if len(fails) < self.limit:
-            return 0
-        return max(1, int(fails[0] + self.window - now) + 1)
-
-    def fail(self, ip: str) -> None:
-        if len(self._fails) >= self.max_ips:
-            self._fails.clear()  # bounded memory
-        self._fails.setdefault(ip, deque()).append(time.monotonic())
-
-
 def _host(url: str) -> str | None:
     text = url.strip()
     if not text or text == "null":
@@ -206,12 +172,13 @@ class EliteApi:
         *,
         owner_rate: str = "120/60",
         limiter: RateLimiter | None = None,
-        throttle: FailureThrottle | None = None,
+        throttle: SharedFailureThrottle | None = None,
+        get_redis: Callable[[], Any] = lambda: None,
     ) -> None:
         self._get_runtime = get_runtime
         self.owner_rate = RateSpec.parse(owner_rate)
         self.limiter: RateLimiter = limiter or MemoryRateLimiter()
-        self.throttle = throttle or FailureThrottle()
+        self.throttle = throttle or SharedFailureThrottle(get_runtime, get_redis)
         self._trusted: tuple[str, list[Any]] | None = None
 
     # -- helpers ----------------------------------------------------------------------
@@ -291,7 +258,7 @@ class EliteApi:
     ) -> ElitePrincipal:
         """A.4 steps 1 to 4: throttle, key, suspension, IP rules, domain rules."""
         ip = actor.ip
-        wait = self.throttle.retry_after(ip)
+        wait = await self.throttle.retry_after(ip)
         if wait:
             raise Refusal(
                 "RATE_LIMITED",
@@ -302,7 +269,7 @@ class EliteApi:
         if raw.elite_key:
             principal = await authenticate_elite_key(rt, raw.elite_key, ip=ip)
         if principal is None:
-            self.throttle.fail(ip)
+            await self.throttle.fail(ip)
             await self._audit_refusal(rt, actor, None, capability, "INVALID_ELITE_KEY")
             raise Refusal(
                 "INVALID_ELITE_KEY",
@@ -489,9 +456,11 @@ def build_router(
     *,
     owner_rate: str = "120/60",
     limiter: RateLimiter | None = None,
+    get_redis: Callable[[], Any] = lambda: None,
 ) -> APIRouter:
-    """The `/api/elite-key` routes. `get_runtime` is called per request (after startup)."""
-    api = EliteApi(get_runtime, owner_rate=owner_rate, limiter=limiter)
+    """The `/api/elite-key` routes. `get_runtime` (and `get_redis`, for the failed-key
+    throttle) are called per request (after startup)."""
+    api = EliteApi(get_runtime, owner_rate=owner_rate, limiter=limiter, get_redis=get_redis)
     router = APIRouter()
     router.add_api_route(PATH, api.endpoint, methods=ALL_METHODS, include_in_schema=False)
     router.add_api_route(PING_PATH, api.ping_endpoint, methods=ALL_METHODS, include_in_schema=False)
