@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     rate_general: str = "1200/60"
     rate_credentials: str = "120/60"
     rate_identity: str = "60/60"
+    #: The identity and SID buckets above are per client address (issue #14: one address
+    #: must not lock a user out everywhere); this one caps an identity over all addresses.
+    rate_identity_ceiling: str = "600/60"
 
     trusted_proxies: str = ""
     forwarded_header: str = "x-forwarded-for"
@@ -85,7 +88,9 @@ class Settings(BaseSettings):
     #: When set, `/metrics` asks for `Authorization: Bearer <token>`.
     metrics_token: str | None = Field(default=None, repr=False)
 
-    @field_validator("rate_general", "rate_credentials", "rate_identity", "elite_rate")
+    @field_validator(
+        "rate_general", "rate_credentials", "rate_identity", "rate_identity_ceiling", "elite_rate"
+    )
     @classmethod
     def _check_rate(cls, value: str) -> str:
         RateSpec.parse(value)
@@ -101,7 +106,9 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    def rate(self, name: Literal["general", "credentials", "identity", "elite"]) -> RateSpec:
+    def rate(
+        self, name: Literal["general", "credentials", "identity", "identity_ceiling", "elite"]
+    ) -> RateSpec:
         if name == "elite":
             return RateSpec.parse(self.elite_rate)
         return RateSpec.parse(getattr(self, f"rate_{name}"))

@@ -34,6 +34,7 @@ from licentia.domain.timeutil import LIFETIME_DATE, LIFETIME_SECONDS, iso_z
 from licentia.services import profiles
 from licentia.services.appconfig import APP_COLUMNS, AppConfig, AppConfigCache
 from licentia.services.client_calls import Call
+from licentia.services.client_limits import IdentityLimits, identity_limit
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import RateLimiter
 from licentia.services.runtime import Runtime
@@ -186,7 +187,9 @@ class ClientService:
         self.cache = cache
         self.net = net
         self.limiter = limiter
-        self._identity_rate = rt.settings.rate("identity")
+        self.limits = IdentityLimits(
+            limiter, rt.settings.rate("identity"), rt.settings.rate("identity_ceiling")
+        )
 
     # ------------------------------------------------------------------ shared steps
 
@@ -274,21 +277,8 @@ class ClientService:
             raise ProtocolError(Code.INVALID_REQUEST_SIGNATURE)
 
     async def _identity_limit(self, call: Call, app: AppConfig, identity: str, sid: str) -> None:
-        """Step 12 (second half): the per-identity and per-SID buckets."""
-        if not self._identity_rate.enabled:
-            return
-        waits = [
-            await self.limiter.hit(
-                "identity", f"{app.id}:{identity.casefold()}", self._identity_rate
-            )
-        ]
-        if sid:
-            waits.append(
-                await self.limiter.hit("sid", f"{app.id}:{sid.casefold()}", self._identity_rate)
-            )
-        wait = max(waits)
-        if wait:
-            raise ProtocolError(Code.RATE_LIMITED, retry_after=wait)
+        """Step 12 (second half): the identity and SID buckets (`client_limits`)."""
+        await identity_limit(self.limits, app.id, call.client_ip or "", identity, sid)
 
     def _network_code(
         self, call: Call, app: AppConfig, ip_text: str | None = None, country: str | None = None
