@@ -5,6 +5,7 @@ with `Retry-After` (0.15). SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -79,3 +80,21 @@ async def test_the_sid_bucket_is_per_address_too(api: Api, addresses: list[Addre
         expect_error(await addresses[0].login(name, "x", "SHARED-SID"), "USER_NOT_FOUND")
     assert_limited(await addresses[0].login("u3", "x", "SHARED-SID"))
     expect_error(await addresses[1].login("u4", "x", "SHARED-SID"), "USER_NOT_FOUND")
+
+
+async def test_simultaneous_logins_are_counted_before_the_password_is_checked(
+    api: Api, addresses: list[Address]
+) -> None:
+    await api.user("mara", "pw-mara")
+    address = addresses[0]
+    sessions = []
+    for _ in range(12):
+        init = await address.caller.post("init", {**api.creds(), "version": "1.0.0"})
+        sessions.append(init.json()["session_id"])
+
+    async def one(session: str, n: int) -> str:
+        body = {"session_id": session, "username": "mara", "password": f"wrong-{n}", "sid": "S"}
+        return str((await address.caller.post("login", body)).json()["code"])
+
+    codes = await asyncio.gather(*(one(s, n) for n, s in enumerate(sessions)))
+    assert sorted(codes) == ["INVALID_PASSWORD"] * 2 + ["RATE_LIMITED"] * 10
