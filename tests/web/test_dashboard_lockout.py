@@ -5,6 +5,7 @@ names. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from licentia.services import dashboard_auth, dashboard_guard
 from licentia.store.tables import accounts
+from tests.conftest import FakeClock
 from tests.web.conftest import PASSWORD, Browser, Dash, csrf_of
 
 
@@ -119,3 +121,36 @@ async def test_unknown_names_cost_a_password_verification_and_an_audit_entry(
     assert len(calls) == 2 and calls[0] is None and calls[1] is not None
     # The same writes on both paths; the unknown name is not stored anywhere.
     assert writes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS"]
+
+
+async def test_with_totp_the_device_is_known_only_after_the_code(
+    dash: Dash, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_guard, "LOCK_FAILURES_ACCOUNT", 4)
+    first = await dash.signed_in()
+    await first.submit("/account", "/account/totp/start", {})
+    found = re.search(r'id="totp-secret">([A-Z2-7]+)<', (await first.get("/account")).text)
+    assert found is not None
+    secret, step = found.group(1), dashboard_auth.totp_step(dash.rt.clock())
+    code = dashboard_auth.totp_at(secret, step)
+    on = await first.submit("/account", "/account/totp/enable", {"code": code})
+    assert on.status_code == 200
+    browser = dash.browser()
+    half = await browser.sign_in(dash.username)
+    assert half.headers["location"] == "/dashboard/signin/totp"
+    assert not [c for c in browser.http.cookies.jar if c.name.startswith("licentia_device_")]
+    clock.advance(30)
+    code = dashboard_auth.totp_at(secret, step + 1)
+    assert (await browser.submit("/signin/totp", "/signin/totp", {"code": code})).status_code == 303
+    cookie = _device_cookie(browser)
+
+    for _ in range(4):
+        assert (await dash.browser().sign_in(dash.username, "wrong-password")).status_code == 400
+    assert (await dash.browser().sign_in(dash.username)).status_code == 429
+    known = dash.browser()
+    known.http.cookies.jar.set_cookie(cookie)
+    assert (await known.sign_in(dash.username)).headers["location"] == "/dashboard/signin/totp"
+    clock.advance(30)
+    code = dashboard_auth.totp_at(secret, step + 2)
+    done = await known.submit("/signin/totp", "/signin/totp", {"code": code})
+    assert done.status_code == 303 and done.headers["location"] == "/dashboard/apps"
