@@ -10,8 +10,12 @@ query parameters are filled from the schema, with values that would really chang
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.routing import Mount
 
 CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 FUTURE = "2031-01-01T00:00:00Z"
@@ -189,3 +193,16 @@ def changing_calls(spec: dict[str, Any], prefix: str, names: dict[str, Any]) -> 
                 )
             out.append(call)
     return out
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every `APIRoute`, also inside included routers (not inside mounted apps)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif not isinstance(route, Mount):
+            # An included router (`original_router` in newer FastAPI versions).
+            router = getattr(route, "original_router", None) or getattr(route, "router", None)
+            inner = getattr(route, "routes", None) or getattr(router, "routes", None)
+            if inner:
+                yield from api_routes(inner)

@@ -6,20 +6,17 @@ no applied change may be audited for it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
-from starlette.routing import Mount
 
 from licentia.api.app import LicentiaApp
 from licentia.services import admin
 from tests.conftest import World
 from tests.isolation import state
 from tests.isolation.conftest import Attacker, Victim, attackers
-from tests.isolation.requests import Call, changing_calls
+from tests.isolation.requests import Call, api_routes, changing_calls
 
 LABELS = [
     "foreign-owner-token",
@@ -41,19 +38,6 @@ async def _send(client: httpx.AsyncClient, attacker: Attacker, call: Call) -> ht
     return await client.request(
         call.method, call.path, params=call.query, json=call.json, headers=headers
     )
-
-
-def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
-    """Every `APIRoute`, also inside included routers (not inside mounted apps)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif not isinstance(route, Mount):
-            # An included router (`original_router` in newer FastAPI versions).
-            router = getattr(route, "original_router", None) or getattr(route, "router", None)
-            inner = getattr(route, "routes", None) or getattr(router, "routes", None)
-            if inner:
-                yield from api_routes(inner)
 
 
 def test_every_changing_route_is_attacked(app: LicentiaApp) -> None:
