@@ -168,6 +168,13 @@ def _staff(router: APIRouter, guard: Guard) -> None:
     ) -> Any:
         return (await staff.get_staff(ctx.rt, ctx.principal.owner_id, identifier)).as_dict()
 
+    _staff_changes(router, guard)
+
+
+def _staff_changes(router: APIRouter, guard: Guard) -> None:
+    """Changing one staff member: another role, ban/unban, removal."""
+    tags: list[str | Any] = ["staff"]
+
     @router.patch(
         "/staff/{identifier}",
         response_model=s.StaffOut,
