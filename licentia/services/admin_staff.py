@@ -37,6 +37,7 @@ from licentia.services.admin_common import (
 )
 from licentia.services.audit import CLI_ACTOR, Actor
 from licentia.services.credentials import normalize_scope
+from licentia.services.grants import Grantor, check_for, member_within
 from licentia.services.runtime import Runtime
 from licentia.store.tables import accounts, apps, staff_members, staff_roles
 from licentia.store.types import new_id
@@ -339,13 +340,18 @@ async def create_role(
     app_ids: Sequence[str] | None = None,
     *,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> Role:
-    """A new role: capabilities within an app scope (None = every app)."""
+    """A new role: capabilities within an app scope (None = every app). `by` (None: the
+    owner) may grant only what it holds (`services.grants`)."""
     role_name = check_name(name)
     perms = _permissions(permissions)
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         scope = await owner_app_ids(conn, owner.id, app_ids, "apps")
+        grant = await check_for(conn, by, owner.id)
+        if grant is not None:
+            grant.require(perms, scope, "permissions")
         await _name_free(conn, staff_roles, owner.id, role_name)
         role_id = new_id()
         await conn.execute(
@@ -376,15 +382,22 @@ async def edit_role(
     permissions: Sequence[str] | None = None,
     app_ids: Sequence[str] | None = _UNSET,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> Role:
     """Rename, replace the permissions or the app scope (`app_ids=None`: every app). The
-    staff members holding the role get the new rights at their next call."""
+    staff members holding the role get the new rights at their next call. `by` (None: the
+    owner) may not edit its own role nor a role beyond its rights, and grants only what it
+    holds (`services.grants`)."""
     role_name = None if name is None else check_name(name)
     perms = None if permissions is None else _permissions(permissions)
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         row = await _role_row(conn, owner.id, role_id)
         before = _role(row)
+        grant = await check_for(conn, by, owner.id)
+        if grant is not None:
+            grant.not_own_role(row.id)
+            grant.require(before.permissions, before.app_ids, "role_id")
         values: dict[str, Any] = {}
         changes: dict[str, Any] = {}
         if role_name is not None and role_name != before.name:
@@ -394,11 +407,14 @@ async def edit_role(
         if perms is not None and perms != before.permissions:
             values["permissions"] = json.dumps(perms)
             changes["permissions"] = [before.permissions, perms]
+        scope = before.app_ids
         if app_ids is not _UNSET:
             scope = await owner_app_ids(conn, owner.id, app_ids, "apps")
             if scope != before.app_ids:
                 values["app_ids"] = None if scope is None else json.dumps(scope)
                 changes["apps"] = [before.app_ids, scope]
+        if grant is not None:
+            grant.require(before.permissions if perms is None else perms, scope, "permissions")
         if values:
             await conn.execute(update(staff_roles).where(staff_roles.c.id == row.id).values(values))
             await record(conn, rt, actor, owner.id, "role.edit", "role", row.id, changes)
@@ -406,12 +422,22 @@ async def edit_role(
 
 
 async def delete_role(
-    rt: Runtime, owner_id: str, role_id: str, *, actor: Actor | None = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    role_id: str,
+    *,
+    actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> Role:
-    """Delete a role; IN_USE while a staff member holds it."""
+    """Delete a role; IN_USE while a staff member holds it. `by` may delete only a role
+    within its own rights."""
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         role = _role(await _role_row(conn, owner.id, role_id))
+        grant = await check_for(conn, by, owner.id)
+        if grant is not None:
+            grant.not_own_role(role.id)
+            grant.require(role.permissions, role.app_ids, "role_id")
         if role.members:
             raise AdminError(
                 "IN_USE",
@@ -534,10 +560,12 @@ async def add_staff(
     email: str | None = None,
     public_id: str | None = None,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> AddedStaff:
     """Add a staff member: `type="new"` creates an account (username, email; a temporary
     password returned once, to be changed at first sign-in, expiring after 72 h unused);
-    `type="existing"` adds an account by its public id."""
+    `type="existing"` adds an account by its public id. `by` (None: the owner) may assign
+    only a role within its own rights."""
     kind = trim(str(type)).lower()
     if kind not in ("new", "existing"):
         raise invalid("type", "type must be new or existing")
@@ -547,12 +575,18 @@ async def add_staff(
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         role = await _role_row(conn, owner.id, role_id)
+        grant = await check_for(conn, by, owner.id)
+        if grant is not None:
+            assigned = _role(role)
+            grant.require(assigned.permissions, assigned.app_ids, "role_id")
         if new is not None:
             account = await insert_account(conn, rt, new)
         else:
             account = await account_by_public_id(conn, public_id, "public_id")
             if account.id == owner.id:
                 raise invalid("public_id", "the owner cannot be its own staff member")
+            if grant is not None:
+                grant.not_self(account.id)
             taken = (
                 await conn.execute(
                     select(staff_members.c.id).where(
@@ -589,13 +623,26 @@ async def add_staff(
 
 
 async def edit_staff(
-    rt: Runtime, owner_id: str, identifier: str, *, role_id: str, actor: Actor | None = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    identifier: str,
+    *,
+    role_id: str,
+    actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> StaffMember:
-    """Give a staff member another role (the same role: no change)."""
+    """Give a staff member another role (the same role: no change). `by` (None: the owner)
+    may not change its own role, and both roles must lie within its rights."""
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         row = await _staff_row(conn, owner.id, identifier)
         role = await _role_row(conn, owner.id, role_id)
+        grant = await check_for(conn, by, owner.id)
+        if grant is not None:
+            grant.not_self(row.account_id)
+            await grant.role_within(conn, row.role_id)
+            assigned = _role(role)
+            grant.require(assigned.permissions, assigned.app_ids, "role_id")
         if role.id != row.role_id:
             await conn.execute(
                 update(staff_members).where(staff_members.c.id == row.id).values(role_id=role.id)
@@ -641,36 +688,61 @@ async def set_active(
 
 
 async def set_staff_active(
-    rt: Runtime, owner_id: str, identifier: str, active: bool, *, actor: Actor | None = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    identifier: str,
+    active: bool,
+    *,
+    actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> StaffMember:
     """Ban (`active=False`: the member and its tokens lose every right at once) or unban;
-    idempotent."""
+    idempotent. `by` may not ban or unban itself nor a member above it."""
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         row = await _staff_row(conn, owner.id, identifier)
+        await member_within(conn, by, owner.id, row)
         await set_active(conn, rt, actor, owner.id, staff_members, "staff", row, active)
         return await _by_member_id(conn, row.id)
 
 
 async def ban_staff(
-    rt: Runtime, owner_id: str, identifier: str, *, actor: Actor | None = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    identifier: str,
+    *,
+    actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> StaffMember:
-    return await set_staff_active(rt, owner_id, identifier, False, actor=actor)
+    return await set_staff_active(rt, owner_id, identifier, False, actor=actor, by=by)
 
 
 async def unban_staff(
-    rt: Runtime, owner_id: str, identifier: str, *, actor: Actor | None = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    identifier: str,
+    *,
+    actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> StaffMember:
-    return await set_staff_active(rt, owner_id, identifier, True, actor=actor)
+    return await set_staff_active(rt, owner_id, identifier, True, actor=actor, by=by)
 
 
 async def remove_staff(
-    rt: Runtime, owner_id: str, identifier: str, *, actor: Actor | None = CLI_ACTOR
+    rt: Runtime,
+    owner_id: str,
+    identifier: str,
+    *,
+    actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> StaffMember:
-    """End the membership (the account stays; its tokens for this owner stop working)."""
+    """End the membership (the account stays; its tokens for this owner stop working).
+    `by` may not remove itself nor a member above it."""
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
-        member = _staff(await _staff_row(conn, owner.id, identifier))
+        row = await _staff_row(conn, owner.id, identifier)
+        await member_within(conn, by, owner.id, row)
+        member = _staff(row)
         await conn.execute(delete(staff_members).where(staff_members.c.id == member.id))
         await record(
             conn,

@@ -28,6 +28,7 @@ from licentia.services.admin_common import AdminError
 from licentia.services.audit import Actor
 from licentia.services.credentials import RESOURCES
 from licentia.services.dashboard_auth import DashSession
+from licentia.services.grants import Grantor
 from licentia.store.tables import accounts, resellers, staff_members
 from licentia.web.app import DashRoute, form_values, runtime, signed_in
 from licentia.web.context import Redirect, Refused, actor, redirect, render
@@ -65,6 +66,11 @@ class OwnerCtx:
 
     def may(self, capability: str) -> bool:
         return self.rights.allows(capability)
+
+    @property
+    def grantor(self) -> Grantor:
+        """The signed-in account as a grantor (`services.grants`)."""
+        return Grantor(self.session.account.id)
 
 
 def not_allowed() -> AdminError:
@@ -317,7 +323,13 @@ async def role_create(request: Request) -> Response:
     permissions, app_ids = _role_args(values)
     try:
         await admin_staff.create_role(
-            runtime(request), ctx.owner_id, values["name"], permissions, app_ids, actor=ctx.actor
+            runtime(request),
+            ctx.owner_id,
+            values["name"],
+            permissions,
+            app_ids,
+            actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _ROLE_FIELDS)
@@ -386,6 +398,7 @@ async def role_edit(request: Request, role_id: str) -> Response:
             permissions=permissions,
             app_ids=app_ids,
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _ROLE_FIELDS)
@@ -400,7 +413,9 @@ async def role_delete(request: Request, role_id: str) -> Response:
     ctx = await owner_page(request, "role.delete")
     role = await _role_of(request, ctx, role_id)
     try:
-        await admin_staff.delete_role(runtime(request), ctx.owner_id, role.id, actor=ctx.actor)
+        await admin_staff.delete_role(
+            runtime(request), ctx.owner_id, role.id, actor=ctx.actor, by=ctx.grantor
+        )
     except AdminError as exc:
         if exc.code != "IN_USE":
             raise
@@ -427,6 +442,7 @@ async def staff_add(request: Request) -> Response:
             email=values["email"] if kind == "new" else None,
             public_id=values["public_id"] if kind != "new" else None,
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _STAFF_FIELDS)
@@ -455,15 +471,15 @@ async def staff_action(request: Request, public_id: str, action: str) -> Respons
     if action == "role":
         role_id = form.get("role_id", "")
         call = lambda: admin_staff.edit_staff(  # noqa: E731
-            rt, ctx.owner_id, public_id, role_id=role_id, actor=ctx.actor
+            rt, ctx.owner_id, public_id, role_id=role_id, actor=ctx.actor, by=ctx.grantor
         )
     elif action == "remove":
         call = lambda: admin_staff.remove_staff(  # noqa: E731
-            rt, ctx.owner_id, public_id, actor=ctx.actor
+            rt, ctx.owner_id, public_id, actor=ctx.actor, by=ctx.grantor
         )
     else:
         call = lambda: admin_staff.set_staff_active(  # noqa: E731
-            rt, ctx.owner_id, public_id, action == "unban", actor=ctx.actor
+            rt, ctx.owner_id, public_id, action == "unban", actor=ctx.actor, by=ctx.grantor
         )
     try:
         await call()

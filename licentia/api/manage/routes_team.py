@@ -19,6 +19,7 @@ from licentia.api.manage.auth import Ctx, Guard
 from licentia.api.manage.routing import api_fields, page_body
 from licentia.services import admin_resellers as resellers
 from licentia.services import admin_staff as staff
+from licentia.services.grants import Grantor
 from licentia.services.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -33,6 +34,13 @@ def register(router: APIRouter, guard: Guard) -> None:
     _rate_plans(router, guard)
     _resellers(router, guard)
     _reseller_side(router, guard)
+
+
+def _by(ctx: Ctx) -> Grantor:
+    """The calling token as a grantor: its scopes and app limit within its account's rights
+    (`services.grants`: nobody grants what they do not hold)."""
+    principal = ctx.principal
+    return Grantor(principal.account_id, principal.scopes, principal.app_ids)
 
 
 def _roles(router: APIRouter, guard: Guard) -> None:
@@ -64,6 +72,7 @@ def _roles(router: APIRouter, guard: Guard) -> None:
                 body.permissions,
                 body.apps,
                 actor=ctx.actor(),
+                by=_by(ctx),
             )
         return role.as_dict()
 
@@ -83,6 +92,7 @@ def _roles(router: APIRouter, guard: Guard) -> None:
                 name=body.name,
                 permissions=body.permissions,
                 actor=ctx.actor(),
+                by=_by(ctx),
                 **extra,
             )
         return role.as_dict()
@@ -97,7 +107,9 @@ def _roles(router: APIRouter, guard: Guard) -> None:
     async def role_delete(
         ctx: Annotated[Ctx, Depends(guard.account("role.delete"))], role_id: str
     ) -> Response:
-        await staff.delete_role(ctx.rt, ctx.principal.owner_id, role_id, actor=ctx.actor())
+        await staff.delete_role(
+            ctx.rt, ctx.principal.owner_id, role_id, actor=ctx.actor(), by=_by(ctx)
+        )
         return Response(status_code=204)
 
 
@@ -144,6 +156,7 @@ def _staff(router: APIRouter, guard: Guard) -> None:
                 email=body.email,
                 public_id=body.public_id,
                 actor=ctx.actor(),
+                by=_by(ctx),
             )
         return {**added.staff.as_dict(), "temporary_password": added.temporary_password}
 
@@ -154,6 +167,13 @@ def _staff(router: APIRouter, guard: Guard) -> None:
         ctx: Annotated[Ctx, Depends(guard.account("staff.info"))], identifier: str
     ) -> Any:
         return (await staff.get_staff(ctx.rt, ctx.principal.owner_id, identifier)).as_dict()
+
+    _staff_changes(router, guard)
+
+
+def _staff_changes(router: APIRouter, guard: Guard) -> None:
+    """Changing one staff member: another role, ban/unban, removal."""
+    tags: list[str | Any] = ["staff"]
 
     @router.patch(
         "/staff/{identifier}",
@@ -168,7 +188,12 @@ def _staff(router: APIRouter, guard: Guard) -> None:
     ) -> Any:
         with api_fields():
             member = await staff.edit_staff(
-                ctx.rt, ctx.principal.owner_id, identifier, role_id=body.role_id, actor=ctx.actor()
+                ctx.rt,
+                ctx.principal.owner_id,
+                identifier,
+                role_id=body.role_id,
+                actor=ctx.actor(),
+                by=_by(ctx),
             )
         return member.as_dict()
 
@@ -185,7 +210,9 @@ def _staff(router: APIRouter, guard: Guard) -> None:
     async def staff_remove(
         ctx: Annotated[Ctx, Depends(guard.account("staff.remove"))], identifier: str
     ) -> Response:
-        await staff.remove_staff(ctx.rt, ctx.principal.owner_id, identifier, actor=ctx.actor())
+        await staff.remove_staff(
+            ctx.rt, ctx.principal.owner_id, identifier, actor=ctx.actor(), by=_by(ctx)
+        )
         return Response(status_code=204)
 
 
@@ -196,7 +223,7 @@ def _staff_state(router: APIRouter, guard: Guard, action: str) -> None:
         ctx: Annotated[Ctx, Depends(guard.account(f"staff.{action}"))], identifier: str
     ) -> Any:
         member = await staff.set_staff_active(
-            ctx.rt, ctx.principal.owner_id, identifier, active, actor=ctx.actor()
+            ctx.rt, ctx.principal.owner_id, identifier, active, actor=ctx.actor(), by=_by(ctx)
         )
         return member.as_dict()
 
