@@ -45,6 +45,7 @@ from licentia.cli.groups import (
     signing_key_app,
     token_app,
 )
+from licentia.cli.outputs import export_text
 from licentia.config import Settings
 from licentia.domain.timeutil import iso_z
 from licentia.services import admin, audit, credentials, signing_keys
@@ -762,21 +763,18 @@ def audit_export(
     """Export audit entries as CSV or JSON (to stdout, or --output FILE)."""
     since_at = parse_when(json_out, "--since", since)
     until_at = parse_when(json_out, "--until", until)
-    data = run(
-        ctx,
+    export_text(
         json_out,
-        lambda rt: audit.export_entries(
-            rt, owner, fmt=fmt.lower(), capability=capability, since=since_at, until=until_at
+        fmt,
+        output,
+        lambda: run(
+            ctx,
+            json_out,
+            lambda rt: audit.export_entries(
+                rt, owner, fmt=fmt.lower(), capability=capability, since=since_at, until=until_at
+            ),
         ),
     )
-    if output is not None:
-        guard(json_out, lambda: output.write_text(data, encoding="utf-8"))
-        show(json_out, {"format": fmt.lower(), "output": str(output)})
-        return
-    if json_out:
-        emit_json({"format": fmt.lower(), "data": data})
-        return
-    sys.stdout.write(data)
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -810,5 +808,5 @@ def main() -> None:
 __all__ = ["app", "main"]
 
 
-# Commands of the other resource families register on the groups when imported.
-from licentia.cli import apps, identities, licenses, operator, team  # noqa: E402, F401
+# The other families' commands register on the groups when imported (license_files: licenses).
+from licentia.cli import apps, identities, license_files, operator, team  # noqa: E402, F401
