@@ -809,4 +809,4 @@ __all__ = ["app", "main"]
 
 
 # The other families' commands register on the groups when imported (license_files: licenses).
-from licentia.cli import apps, identities, license_files, operator, team  # noqa: E402, F401
+from licentia.cli import apps, database, identities, license_files, operator, team  # noqa: E402, F401
