@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from licentia.api import metrics
 from licentia.cli._support import (
     CliState,
     console,
@@ -100,6 +101,7 @@ def _serve(
             "LICENTIA_HOST": host,
             "LICENTIA_PORT": str(port),
             "LICENTIA_WORKERS": str(workers),
+            **metrics.serve_environment(settings.data_dir, port, settings.metrics_enabled),
         }
     )
     url = f"http://{_url_host(host)}:{port}"
