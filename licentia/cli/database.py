@@ -122,7 +122,7 @@ def db_copy(
     json_out: JsonOpt = False,
 ) -> None:
     """Copy every row (ids, secrets, signing keys) to another database and verify the counts."""
-    if (to_url is None) == (from_url is None) and to_url is None:
+    if to_url is None and from_url is None:
         usage(json_out, "give --to URL (copy the configured database there) or --from URL")
     settings = guard(json_out, lambda: load_settings(ctx))
     configured = settings.resolved_database_url
