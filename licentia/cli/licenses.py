@@ -23,7 +23,6 @@ from sqlalchemy import select
 from licentia.cli._support import (
     console,
     emit_json,
-    guard,
     jsonable,
     parse_when,
     run,
@@ -32,7 +31,7 @@ from licentia.cli._support import (
     usage,
 )
 from licentia.cli.groups import AppOpt, JsonOpt, ReasonOpt, license_app, subscription_app
-from licentia.cli.outputs import StagedOutput, check_output
+from licentia.cli.outputs import StagedOutput, check_output, commit_after
 from licentia.services import admin, audit, transfer, views_licenses
 from licentia.services.runtime import Runtime
 from licentia.services.views_licenses import LicenseFilter, LicenseView
@@ -407,14 +406,13 @@ def license_generate(
                     staged.stage(transfer.render_keys(batch.keys, fmt, batch.batch_id))
         return batch
 
-    try:
-        batch = run(ctx, json_out, work)
-    except BaseException:
-        if staged is not None:
-            staged.discard()
-        raise
-    if staged is not None:
-        guard(json_out, staged.commit)
+    batch = commit_after(json_out, staged, lambda: run(ctx, json_out, work))
+    _report_batch(json_out, batch, fmt, output)
+
+
+def _report_batch(
+    json_out: bool, batch: admin.GeneratedBatch, fmt: str, output: Path | None
+) -> None:
     if json_out:  # exactly `{"keys": [...]}` (scripts rely on it); --output has the batch id
         emit_json({"keys": batch.keys})
         return

@@ -18,8 +18,11 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from licentia.cli._support import CliFailure, emit_json, fail, show
+from licentia.cli._support import CliFailure, emit_json, fail, guard, show
+
+T = TypeVar("T")
 
 
 def output_problem(path: Path) -> str | None:
@@ -101,6 +104,20 @@ class StagedOutput:
             with contextlib.suppress(OSError):
                 self._temp.unlink()
             self._temp = None
+
+
+def commit_after(json_mode: bool, staged: StagedOutput | None, step: Callable[[], T]) -> T:
+    """Run `step` (which stages the file inside its transaction), then rename the file into
+    place; a failed step leaves no file behind."""
+    try:
+        result = step()
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    if staged is not None:
+        guard(json_mode, staged.commit)
+    return result
 
 
 def write_output(json_mode: bool, path: Path, text: str) -> None:
