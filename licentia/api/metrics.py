@@ -19,6 +19,7 @@ import contextlib
 import os
 import resource
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -255,8 +256,13 @@ def _open_fds() -> int:
 def serve_environment(data_dir: Path, port: int, enabled: bool) -> dict[str, str]:
     """What `licentia serve` hands its workers: a multiprocess folder of this server's own
     (`<data dir>/prometheus/<port>`, or `PROMETHEUS_MULTIPROC_DIR` when the operator set
-    one), emptied now. Nothing when metrics are off."""
+    one), emptied now; a fresh temporary folder when that one cannot be written. Nothing when
+    metrics are off."""
     if not enabled:
         return {}
     chosen = multiprocess_dir() or data_dir.resolve() / "prometheus" / str(port)
-    return {MULTIPROC_ENV: str(prepare_multiprocess_dir(chosen))}
+    try:
+        folder = prepare_multiprocess_dir(chosen)
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix=f"licentia-metrics-{port}-"))
+    return {MULTIPROC_ENV: str(folder)}
