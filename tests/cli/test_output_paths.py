@@ -78,7 +78,7 @@ def test_bad_output_path_changes_nothing(install: Installation, tmp_path: Path, 
 def test_failed_write_rolls_the_batch_back(
     install: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    owner, app_id = _setup(install)
+    _owner, app_id = _setup(install)
     before = _counts(install)
     target = tmp_path / "order.csv"
 
@@ -100,7 +100,7 @@ def test_failed_write_rolls_the_batch_back(
 
 
 def test_export_writes_the_whole_file(install: Installation, tmp_path: Path) -> None:
-    owner, app_id = _setup(install)
+    _owner, app_id = _setup(install)
     target = tmp_path / "keys.csv"
     target.write_text("old content that must be replaced\n")
     result = install.invoke("license", "export", "--app", app_id, "-o", str(target), "--json")

@@ -49,7 +49,7 @@ def _new_app(inst: Installation, owner: str, name: str) -> tuple[str, str]:
     return "--app", app_id
 
 
-def test_full_export_imports_into_another_app(install: Installation, tmp_path: Path) -> None:
+def test_full_export_imports_into_another_app(install: Installation, tmp_path: Path) -> None:  # noqa: F811
     owner = install.json(
         "owner", "create", "--username", f"v{secrets.token_hex(3)}", "--password", "pw"
     )["owner_id"]
@@ -106,7 +106,8 @@ def test_full_export_imports_into_another_app(install: Installation, tmp_path: P
 
 
 def test_hand_written_rows_with_both_terms_are_still_refused(
-    install: Installation, tmp_path: Path
+    install: Installation,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     owner = install.json("owner", "create", "--username", "hand", "--password", "pw")["owner_id"]
     app = _new_app(install, owner, "Hand")
