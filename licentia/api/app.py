@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import text
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select, text
 
 from licentia import __version__
-from licentia.api import logfilter
+from licentia.api import logfilter, metrics
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
 from licentia.api.client_v2.endpoints import canonical
 from licentia.api.elite import build_router as build_elite_router
@@ -37,6 +37,7 @@ from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade_async
+from licentia.store.tables import replay_cache
 from licentia.web import build_dashboard
 from licentia.web.portal import build_portal
 
@@ -69,7 +70,9 @@ class LicentiaApp:
         self._janitor: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self.usage: usage.UsageCounter | None = None
-        self.metrics: usage.Metrics | None = usage.Metrics() if settings.metrics_enabled else None
+        self.metrics: metrics.Metrics | None = (
+            metrics.Metrics() if settings.metrics_enabled else None
+        )
         self._elite_limiter = _SharedLimiter()
         self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
         self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
@@ -104,12 +107,7 @@ class LicentiaApp:
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-        pool = self.runtime.db.engine.pool if self.runtime is not None else None
-        pending = self.usage.pending if self.usage is not None else 0
-        return PlainTextResponse(
-            self.metrics.render(pool=pool, usage_pending=pending),
-            media_type=METRICS_CONTENT_TYPE,
-        )
+        return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def _health(self) -> JSONResponse:
         """200 when the database (and Redis, when configured) answer; 503 otherwise."""
@@ -167,9 +165,12 @@ class LicentiaApp:
         else:
             replay = MemoryReplayStore()
         net = NetInfo(settings)
-        service = ClientService(rt, cache=AppConfigCache(rt.box), net=net, limiter=limiter)
+        cache = AppConfigCache(rt.box)
+        service = ClientService(rt, cache=cache, net=net, limiter=limiter)
         self.usage = usage.UsageCounter(rt.clock)
         usage.attach(rt, self.usage)
+        if self.metrics is not None:
+            self._start_metrics(rt, cache, replay)
         self.client = ClientApi(
             usage=self.usage,
             settings=settings,
@@ -184,6 +185,25 @@ class LicentiaApp:
         self._flusher = asyncio.create_task(
             usage.run_flusher(rt, self.usage, settings.usage_flush_interval)
         )
+
+    def _start_metrics(self, rt: Runtime, cache: AppConfigCache, replay: ReplayStore) -> None:
+        assert self.metrics is not None
+        counter = self.usage
+        self.metrics.sources = {
+            **metrics.pool_sources(rt.db.engine.pool),
+            "licentia_usage_pending_requests": lambda: counter.pending if counter else 0,
+            "licentia_app_config_cache_entries": metrics.sized(cache),
+            "licentia_replay_store_entries": metrics.sized(replay),
+        }
+        rows = None
+        if isinstance(replay, DatabaseReplayStore):
+
+            async def rows() -> int:
+                async with rt.db.read() as conn:
+                    query = select(func.count()).select_from(replay_cache)
+                    return int((await conn.execute(query)).scalar_one())
+
+        self.metrics.start(rows)
 
     async def _purge_loop(self, interval: int) -> None:
         assert self.runtime is not None
@@ -201,6 +221,8 @@ class LicentiaApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._janitor = self._flusher = None
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self.usage is not None and self.runtime is not None:
             try:
                 await self.usage.flush(self.runtime)

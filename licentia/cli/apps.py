@@ -43,6 +43,7 @@ from licentia.cli.groups import (
     variable_app,
     version_app,
 )
+from licentia.cli.outputs import check_output, write_output
 from licentia.domain.timeutil import iso_z
 from licentia.services import admin, audit, views_apps
 from licentia.services.runtime import Runtime
@@ -1480,14 +1481,13 @@ def _event_filter(json_out: bool, since: str | None, until: str | None, **kw: An
     )
 
 
-def _write_export(json_out: bool, export: Any, output: Path | None) -> None:
-    """The export itself goes to --output (then a summary is printed) or to stdout; with
-    --json and no --output, stdout holds one object with the content inside."""
+def _write_export(json_out: bool, produce: Callable[[], Any], output: Path | None) -> None:
+    """The export itself goes to --output (checked before the export is made, then a summary
+    is printed) or to stdout; with --json and no --output, stdout holds one object with it."""
+    check_output(json_out, output)
+    export = produce()
     if output is not None:
-        try:
-            output.write_text(export.content, encoding="utf-8")
-        except OSError as exc:
-            fail(json_out, "OS_ERROR", f"cannot write {output}: {exc.strerror}")
+        write_output(json_out, output, export.content)
         show(json_out, {"format": export.format, "count": export.count, "file": str(output)})
     elif json_out:
         emit_json({"format": export.format, "count": export.count, "content": export.content})
@@ -1543,7 +1543,7 @@ def log_export(
         with _busy("exporting client logs"):
             return await admin.export_client_logs(rt, app_id, filters, fmt)
 
-    _write_export(json_out, run(ctx, json_out, work), output)
+    _write_export(json_out, lambda: run(ctx, json_out, work), output)
 
 
 def _purge(
@@ -1634,7 +1634,7 @@ def log_events_export(
         with _busy("exporting auth events"):
             return await admin.export_auth_events(rt, app_id, filters, fmt)
 
-    _write_export(json_out, run(ctx, json_out, work), output)
+    _write_export(json_out, lambda: run(ctx, json_out, work), output)
 
 
 @log_app.command("events-purge")

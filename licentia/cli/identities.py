@@ -39,6 +39,7 @@ from licentia.cli.groups import (
     session_app,
     user_app,
 )
+from licentia.cli.outputs import export_text
 from licentia.domain.timeutil import iso_z
 from licentia.services import admin, audit, transfer_identities, views_users
 from licentia.services.admin_identities import UNSET
@@ -130,17 +131,6 @@ def _busy(label: str) -> Any:
     if stderr_is_tty():
         return console(stderr=True).status(label)
     return nullcontext()
-
-
-def _write_export(json_out: bool, fmt: str, output: Path | None, data: str) -> None:
-    if output is not None:
-        guard(json_out, lambda: output.write_text(data, encoding="utf-8"))
-        show(json_out, {"format": fmt.lower(), "output": str(output)})
-        return
-    if json_out:
-        emit_json({"format": fmt.lower(), "data": data})
-        return
-    sys.stdout.write(data)
 
 
 def _read_file(json_out: bool, path: Path) -> str:
@@ -653,7 +643,7 @@ def user_export(
                 rt, app_id, fmt=fmt, state=state, subscription=subscription, search=search
             )
 
-    _write_export(json_out, fmt, output, run(ctx, json_out, work))
+    export_text(json_out, fmt, output, lambda: run(ctx, json_out, work))
 
 
 @user_app.command("import")
@@ -1178,7 +1168,7 @@ def device_export(
                 state=state,
             )
 
-    _write_export(json_out, fmt, output, run(ctx, json_out, work))
+    export_text(json_out, fmt, output, lambda: run(ctx, json_out, work))
 
 
 @device_app.command("import")

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from licentia.cli._support import (
     console,
     emit_json,
-    fail,
     jsonable,
     parse_when,
     run,
@@ -32,6 +31,7 @@ from licentia.cli._support import (
     usage,
 )
 from licentia.cli.groups import AppOpt, JsonOpt, ReasonOpt, license_app, subscription_app
+from licentia.cli.outputs import StagedOutput, check_output, commit_after
 from licentia.services import admin, audit, transfer, views_licenses
 from licentia.services.runtime import Runtime
 from licentia.services.views_licenses import LicenseFilter, LicenseView
@@ -172,13 +172,6 @@ def _filters(
 def _check_format(json_out: bool, fmt: str) -> None:
     if fmt not in transfer.EXPORT_FORMATS:
         usage(json_out, "--format must be text, csv or json")
-
-
-def _write(output: Path | None, text: str) -> None:
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
 
 
 # -- subscriptions -----------------------------------------------------------------------
@@ -376,6 +369,8 @@ def license_generate(
     _one_term(json_out, days, expires, lifetime)
     _check_format(json_out, fmt)
     when = parse_when(json_out, "--expires", expires)
+    check_output(json_out, output)  # before any key is made
+    staged = StagedOutput(output) if output is not None else None
 
     async def work(rt: Runtime) -> admin.GeneratedBatch:
         with _progress("Generating", count, _interactive(json_out, count)) as update:
@@ -407,16 +402,22 @@ def license_generate(
                     await _audit(
                         rt, app_id, "license.generate", "license-batch", batch.batch_id, changes
                     )
+                if staged is not None:  # a failed write rolls the batch back
+                    staged.stage(transfer.render_keys(batch.keys, fmt, batch.batch_id))
         return batch
 
-    batch = run(ctx, json_out, work)
-    if output is not None:
-        _write(output, transfer.render_keys(batch.keys, fmt, batch.batch_id))
+    batch = commit_after(json_out, staged, lambda: run(ctx, json_out, work))
+    _report_batch(json_out, batch, fmt, output)
+
+
+def _report_batch(
+    json_out: bool, batch: admin.GeneratedBatch, fmt: str, output: Path | None
+) -> None:
     if json_out:  # exactly `{"keys": [...]}` (scripts rely on it); --output has the batch id
         emit_json({"keys": batch.keys})
         return
     if output is None:  # plain lines (or CSV/JSON), so the output can be piped into a file
-        _write(None, transfer.render_keys(batch.keys, fmt, batch.batch_id))
+        typer.echo(transfer.render_keys(batch.keys, fmt, batch.batch_id), nl=False)
     status = "returned again (idempotent retry)" if batch.replayed else "generated"
     where = f" to {output}" if output is not None else ""
     console(stderr=True).print(f"{len(batch.keys)} key(s) {status}{where}; batch {batch.batch_id}.")
@@ -743,73 +744,3 @@ def license_delete(
         emit_json({"deleted": len(keys), "keys": keys})
         return
     console().print(f"{len(keys)} license(s) deleted.")
-
-
-# -- licenses: export, import ------------------------------------------------------------
-
-
-@license_app.command("export")
-def license_export(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    fmt: FormatOpt = "csv",
-    output: OutputOpt = None,
-    state: StateOpt = None,
-    subscription: SubscriptionFilterOpt = None,
-    note: NoteFilterOpt = None,
-    batch: BatchOpt = None,
-    used_by: UsedByOpt = None,
-    search: SearchOpt = None,
-    created_from: FromOpt = None,
-    created_to: ToOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Export licenses (text, CSV or JSON) with the list's filters; to stdout or --output."""
-    _check_format(json_out, fmt)
-    if json_out and output is None:
-        usage(json_out, "--json needs --output (the export itself would be the output)")
-    filters = _filters(
-        json_out, state, subscription, note, batch, used_by, search, created_from, created_to
-    )
-
-    async def work(rt: Runtime) -> str:
-        with _progress("Exporting", None, _interactive(json_out)) as update:
-            return await transfer.export_licenses(rt, app_id, filters, fmt=fmt, progress=update)
-
-    text = run(ctx, json_out, work)
-    _write(output, text)
-    if json_out:
-        emit_json({"format": fmt, "output": str(output), "bytes": len(text.encode())})
-    elif output is not None:
-        console(stderr=True).print(f"Exported to {output}.")
-
-
-@license_app.command("import")
-def license_import(
-    ctx: typer.Context,
-    app_id: AppOpt,
-    file: Annotated[Path, typer.Argument(help="CSV file (key, subscription, ...); - = stdin.")],
-    json_out: JsonOpt = False,
-) -> None:
-    """Import licenses from CSV: all rows or none; an error names its line."""
-    try:
-        text = (
-            typer.get_text_stream("stdin").read()
-            if str(file) == "-"
-            else file.read_text(encoding="utf-8")
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(json_out, "INVALID_INPUT", f"cannot read {file}: {exc}")
-
-    async def work(rt: Runtime) -> transfer.ImportResult:
-        with _progress("Importing", text.count("\n"), _interactive(json_out)) as update:
-            async with rt.db.write():
-                result = await transfer.import_licenses(rt, app_id, text, progress=update)
-                changes = {"count": [None, result.count], "imported": [None, True]}
-                await _audit(
-                    rt, app_id, "license.import", "license-batch", result.batch_id, changes
-                )
-            return result
-
-    result = run(ctx, json_out, work)
-    show(json_out, {"imported": result.count, "batch_id": result.batch_id})

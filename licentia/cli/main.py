@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from licentia.api import metrics
 from licentia.cli._support import (
     CliState,
     console,
@@ -45,6 +46,7 @@ from licentia.cli.groups import (
     signing_key_app,
     token_app,
 )
+from licentia.cli.outputs import export_text
 from licentia.config import Settings
 from licentia.domain.timeutil import iso_z
 from licentia.services import admin, audit, credentials, signing_keys
@@ -99,6 +101,7 @@ def _serve(
             "LICENTIA_HOST": host,
             "LICENTIA_PORT": str(port),
             "LICENTIA_WORKERS": str(workers),
+            **metrics.serve_environment(settings.data_dir, port, settings.metrics_enabled),
         }
     )
     url = f"http://{_url_host(host)}:{port}"
@@ -762,21 +765,18 @@ def audit_export(
     """Export audit entries as CSV or JSON (to stdout, or --output FILE)."""
     since_at = parse_when(json_out, "--since", since)
     until_at = parse_when(json_out, "--until", until)
-    data = run(
-        ctx,
+    export_text(
         json_out,
-        lambda rt: audit.export_entries(
-            rt, owner, fmt=fmt.lower(), capability=capability, since=since_at, until=until_at
+        fmt,
+        output,
+        lambda: run(
+            ctx,
+            json_out,
+            lambda rt: audit.export_entries(
+                rt, owner, fmt=fmt.lower(), capability=capability, since=since_at, until=until_at
+            ),
         ),
     )
-    if output is not None:
-        guard(json_out, lambda: output.write_text(data, encoding="utf-8"))
-        show(json_out, {"format": fmt.lower(), "output": str(output)})
-        return
-    if json_out:
-        emit_json({"format": fmt.lower(), "data": data})
-        return
-    sys.stdout.write(data)
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -810,5 +810,5 @@ def main() -> None:
 __all__ = ["app", "main"]
 
 
-# Commands of the other resource families register on the groups when imported.
-from licentia.cli import apps, identities, licenses, operator, team  # noqa: E402, F401
+# The other families' commands register on the groups when imported (license_files: licenses).
+from licentia.cli import apps, database, identities, license_files, operator, team  # noqa: E402, F401

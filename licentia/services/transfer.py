@@ -5,6 +5,10 @@ filters. CSV cells that a spreadsheet would run as a formula (starting with `=`,
 `@`, tab or carriage return) are prefixed with `'` (CSV injection); import strips that prefix
 again, so an export can be imported into another app.
 
+An export imports as it is: the export-only columns are ignored, and a key that was already
+activated (`status` not `unused`, so both `duration_days` and its `expiry_date` are filled)
+comes in as an unused key with that expiry date, so moving keys keeps their end dates.
+
 Import is all rows or none: every row is validated (and checked against the app's existing
 keys) before anything is written, then all rows go in one transaction. Errors name the CSV
 line (the header is line 1).
@@ -206,6 +210,10 @@ def _parse_row(line: int, record: dict[str, str]) -> _Row:
     if not subscription:
         raise _line_error(line, "subscription", "subscription is empty")
     days_text, expiry_text = get("duration_days"), get("expiry_date")
+    if days_text and expiry_text and get("status") not in ("", "unused"):
+        # An exported activated key: its expiry_date is the day it runs out, and it moves as
+        # a fixed-date key with that date (the holder keeps what is left, not a fresh term).
+        days_text = ""
     if days_text and expiry_text:
         raise _line_error(line, "duration_days", "give duration_days or expiry_date, not both")
     try:

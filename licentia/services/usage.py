@@ -1,4 +1,4 @@
-"""Client API usage per app, UTC day and endpoint (management B.12), and Prometheus metrics.
+"""Client API usage per app, UTC day and endpoint (management B.12).
 
 Usage is counted on the client hot path, so a request must not wait for the database: each
 process counts in memory (`UsageCounter.hit`, a dictionary increment) and a background task
@@ -6,21 +6,14 @@ flushes the counts every `usage_flush_interval` seconds, and once more on shutdo
 upsert per (app, day, endpoint) that *adds* to the stored count. Several worker processes
 therefore add up correctly: each adds only what it counted since its last flush.
 
-`Metrics` holds the per-process numbers `GET /metrics` exposes in the Prometheus text format
-(counters by endpoint and status, a latency histogram, database pool and process basics). It
-is written here rather than with `prometheus_client` because the handful of series needs no
-new dependency; each worker process reports its own numbers (Prometheus sums them).
+Prometheus metrics (`GET /metrics`) live in `licentia.api.metrics`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
-import os
-import resource
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -207,127 +200,3 @@ async def run_flusher(rt: Runtime, counter: UsageCounter, interval: float) -> No
             await counter.flush(rt)
         except Exception:
             log.exception("could not flush client usage counts (kept for the next flush)")
-
-
-# -- Prometheus metrics ------------------------------------------------------------------
-
-#: Latency histogram buckets in seconds.
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(pairs: Iterable[tuple[str, str]]) -> str:
-    inner = ",".join(f'{name}="{_escape(value)}"' for name, value in pairs)
-    return "{" + inner + "}" if inner else ""
-
-
-def _number(value: float) -> str:
-    if value == float("inf"):
-        return "+Inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
-class _Histogram:
-    __slots__ = ("buckets", "count", "total")
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(BUCKETS) + 1)
-        self.count = 0
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
-        self.count += 1
-        self.total += seconds
-
-
-class Metrics:
-    """Counters and a latency histogram of this process, rendered for Prometheus."""
-
-    def __init__(self) -> None:
-        self.started = time.time()
-        self._requests: dict[tuple[str, str, str], int] = {}
-        self._latency: dict[tuple[str, str], _Histogram] = {}
-
-    def observe(self, face: str, endpoint: str, status: int, seconds: float) -> None:
-        """One finished HTTP request of `face` (`client`, `manage`, `elite-key`, `other`)."""
-        key = (face, endpoint, str(status))
-        self._requests[key] = self._requests.get(key, 0) + 1
-        histogram = self._latency.get((face, endpoint))
-        if histogram is None:
-            histogram = self._latency[(face, endpoint)] = _Histogram()
-        histogram.observe(seconds)
-
-    def render(self, *, pool: Any = None, usage_pending: int = 0) -> str:
-        """The text exposition format (version 0.0.4)."""
-        out: list[str] = []
-
-        def family(name: str, kind: str, help_text: str) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-
-        family(
-            "licentia_http_requests_total", "counter", "HTTP requests by face, endpoint, status."
-        )
-        for (face, endpoint, status), value in sorted(self._requests.items()):
-            labels = _labels((("face", face), ("endpoint", endpoint), ("status", status)))
-            out.append(f"licentia_http_requests_total{labels} {value}")
-        family(
-            "licentia_http_request_duration_seconds",
-            "histogram",
-            "Time from request to response, by face and endpoint.",
-        )
-        for (face, endpoint), hist in sorted(self._latency.items()):
-            base = (("face", face), ("endpoint", endpoint))
-            running = 0
-            for bound, hits in zip((*BUCKETS, float("inf")), hist.buckets, strict=True):
-                running += hits
-                labels = _labels((*base, ("le", _number(bound))))
-                out.append(f"licentia_http_request_duration_seconds_bucket{labels} {running}")
-            out.append(
-                f"licentia_http_request_duration_seconds_sum{_labels(base)} {_number(hist.total)}"
-            )
-            out.append(f"licentia_http_request_duration_seconds_count{_labels(base)} {hist.count}")
-        family("licentia_usage_pending_requests", "gauge", "Counted client requests not flushed.")
-        out.append(f"licentia_usage_pending_requests {usage_pending}")
-        for name, method, help_text in (
-            ("licentia_db_pool_size", "size", "Connections the database pool keeps."),
-            ("licentia_db_pool_checked_out", "checkedout", "Database connections in use."),
-            ("licentia_db_pool_overflow", "overflow", "Database connections beyond the pool."),
-        ):
-            getter = getattr(pool, method, None)
-            if callable(getter):
-                family(name, "gauge", help_text)
-                out.append(f"{name} {_number(float(getter()))}")
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        family("process_cpu_seconds_total", "counter", "User and system CPU time in seconds.")
-        out.append(f"process_cpu_seconds_total {_number(usage.ru_utime + usage.ru_stime)}")
-        family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
-        out.append(f"process_resident_memory_bytes {_resident_bytes(usage.ru_maxrss)}")
-        family("process_start_time_seconds", "gauge", "Start time since the epoch in seconds.")
-        out.append(f"process_start_time_seconds {_number(round(self.started, 3))}")
-        family("process_open_fds", "gauge", "Open file descriptors.")
-        out.append(f"process_open_fds {_open_fds()}")
-        return "\n".join(out) + "\n"
-
-
-def _resident_bytes(max_rss_kib: int) -> int:
-    """Current RSS from /proc when there is one, else the peak from getrusage."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return max_rss_kib * 1024
-
-
-def _open_fds() -> int:
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return 0
