@@ -28,7 +28,12 @@ def storable(text: str) -> str:
 
 
 def _needs(value: Any) -> bool:
-    return isinstance(value, str) and storable(value) is not value
+    # The hot path: ASCII text without NUL (nearly every parameter) costs two C-level scans.
+    if not isinstance(value, str):
+        return False
+    if value.isascii():
+        return "\x00" in value
+    return _UNSTORABLE.search(value) is not None
 
 
 def _clean_one(params: Any) -> Any:
@@ -37,7 +42,10 @@ def _clean_one(params: Any) -> Any:
             return params
         return {k: storable(v) if isinstance(v, str) else v for k, v in params.items()}
     if isinstance(params, tuple | list):
-        if not any(_needs(v) for v in params):
+        for value in params:
+            if _needs(value):
+                break
+        else:
             return params
         cleaned = [storable(v) if isinstance(v, str) else v for v in params]
         return tuple(cleaned) if isinstance(params, tuple) else cleaned
