@@ -1,7 +1,8 @@
 """No secret reaches any log line (issue #14): every face driven with known secrets, then grep.
 
-A real `licentia serve` runs at `LICENTIA_LOG_LEVEL=debug` (access log on, every library's debug
-output that is not held back). Every face is driven with unique, known secret strings:
+A real `licentia serve` runs at `LICENTIA_LOG_LEVEL=trace`, the most verbose level (below
+`debug`): access log on, uvicorn's connection lines, and every library's debug output that is
+not held back. Every face is driven with unique, known secret strings:
 
 * the client API (`/api/v2`): init (app secret), register, login (right and wrong password),
   licenses, extend, change-password, session ids, and failures that carry credentials
@@ -298,7 +299,7 @@ def leaks(text: str, values: dict[str, str]) -> list[str]:
 def test_no_secret_in_any_log_stream(e2e_env: ServerEnv) -> None:
     s = Secrets()
     st = Setup(e2e_env, s)
-    e2e_env.extra.update({"LICENTIA_LOG_LEVEL": "debug", "LICENTIA_ENV": "dev"})
+    e2e_env.extra.update({"LICENTIA_LOG_LEVEL": "trace", "LICENTIA_ENV": "dev"})
     with e2e_env._spawn() as server:
         server.wait_ready()
         with httpx.Client(base_url=server.base_url, timeout=30.0, trust_env=False) as http:
