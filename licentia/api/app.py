@@ -308,8 +308,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> LicentiaAp
 def create_app_from_env() -> LicentiaApp:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
     settings = Settings()
-    logfilter.install()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    return create_app(settings)
+    app = create_app(settings)
+    # The access log shows routes with a license key in the path by their placeholder.
+    logfilter.install(logfilter.secret_routes(app.web))
+    return app

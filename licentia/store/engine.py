@@ -27,18 +27,27 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from licentia.store import textsafe
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """`hide_parameters`: SQL parameters (hashes, secrets) never appear in errors or logs."""
+    """`hide_parameters`: SQL parameters (hashes, secrets) never appear in errors or logs.
+    Every string parameter is made storable first (`textsafe`: lone surrogates, NUL)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, hide_parameters=True)
         _configure_sqlite(engine)
-        return engine
-    if pool_size <= 0:
-        return create_async_engine(url, poolclass=NullPool, hide_parameters=True)
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
-    )
+    elif pool_size <= 0:
+        engine = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            hide_parameters=True,
+        )
+    textsafe.install(engine)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

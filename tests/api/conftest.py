@@ -221,8 +221,8 @@ def expected_meta(body: Any, headers: dict[str, str] | None) -> tuple[str, str]:
         if isinstance(body, dict) and body.get(key) is not None:
             return str(body[key])
         for name in names:
-            if name in lowered:
-                return lowered[name]
+            if lowered.get(name, "").strip():  # an empty header value counts as absent
+                return lowered[name].strip()
         return ""
 
     return (

@@ -83,8 +83,10 @@ def read_metadata(body: dict[str, Any] | None, headers: dict[bytes, bytes]) -> _
         if body is not None and body.get(body_key) is not None:
             return body[body_key]
         for key in header_keys:
-            if key in headers:
-                return headers[key].decode("latin-1")
+            # An empty header value counts as absent: the next source may have it (0.6).
+            value = headers.get(key, b"").strip(b" \t")
+            if value:
+                return value.decode("latin-1")
         return None
 
     rid = pick("request_id", b"x-v2-request-id", b"x-request-id")
