@@ -286,6 +286,12 @@ async def test_acknowledged_writes_survive_kill_9(setup: Setup) -> None:
     async def scenario() -> None:
         ledger = await load_then_kill(setup)
         assert ledger.users and ledger.logs and ledger.var_acked and ledger.activated, ledger
+        in_flight = len(ledger.reg_sent) - len(ledger.users)
+        print(
+            f"killed after {ledger.acks} acknowledged writes: {len(ledger.users)} registers "
+            f"(+{in_flight} in flight), {len(ledger.logs)} logs, {len(ledger.var_acked)} "
+            f"variables, {len(ledger.activated)} licenses"
+        )
         await check_after_restart(setup, ledger)
 
     try:

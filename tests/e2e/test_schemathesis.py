@@ -12,6 +12,7 @@ traceback either.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ class Target:
     token: str
     app_id: str
     session: requests.Session
+    statuses: Counter[int]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,10 @@ def target(e2e_env: ServerEnv) -> Iterator[Target]:
         server.wait_ready(timeout=STARTUP_TIMEOUT)
         session.trust_env = False
         session.headers["Authorization"] = f"Bearer {token}"
-        yield Target(server, token, app_id, session)
+        target = Target(server, token, app_id, session, Counter())
+        yield target
+        # The token was honoured: generated requests reached the routes, not just the guard.
+        assert sum(n for s, n in target.statuses.items() if s < 300) > 0, target.statuses
         log = server.log_path.read_bytes().decode("utf-8", errors="replace")
         assert " ERROR " not in log and "Traceback" not in log, server.output()
 
@@ -102,6 +107,7 @@ def test_management_api_never_answers_5xx(case: Any, target: Target) -> None:
         and not (case.method.upper() == "DELETE" and case.path == f"{BASE}/apps/{{app_id}}")
     ):
         params["app_id"] = target.app_id
-    case.call_and_validate(
+    response = case.call_and_validate(
         base_url=target.server.base_url, session=target.session, checks=[not_a_server_error]
     )
+    target.statuses[response.status_code] += 1
