@@ -69,7 +69,6 @@ def setup(e2e_env: ServerEnv) -> Iterator[Setup]:
     owner = run("owner", "create", "--username", "kill-owner", "--password", "Owner-Pass-123")
     app = run("app", "create", "--owner", str(owner["owner_id"]), "--name", APP_NAME)
     app_id, secret = str(app["app_id"]), str(app["secret"])
-    run("app", "set", app_id, "latest_version", VERSION)
     run("subscription", "create", "--app", app_id, "--name", "Standard", "--level", "1")
     # Each client's variable is created by its first `variables/set`, then updated.
     run("app", "set", app_id, "client_create_variables", "true")
