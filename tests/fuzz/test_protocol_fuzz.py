@@ -16,7 +16,7 @@ must hold, whatever the input:
 * no ERROR (or worse) log record: client input never makes the server fail or lose a write.
 
 Bounded and seeded: `derandomize=True` (the same examples on every run), no example database,
-`LICENTIA_FUZZ_EXAMPLES` examples per endpoint (default 100: 1,500 requests, 35 to 40 s
+`LICENTIA_FUZZ_EXAMPLES` examples per endpoint (default 100: 1,500 requests, 20 to 40 s
 per database pass on a shared 2-core machine; set it higher for a deeper run).
 """
 
