@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select, text
 
 from licentia import __version__
-from licentia.api import logfilter, metrics
+from licentia.api import landing, logfilter, metrics
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
 from licentia.api.client_v2.endpoints import canonical
 from licentia.api.elite import build_router as build_elite_router
@@ -74,7 +74,8 @@ class LicentiaApp:
             metrics.Metrics() if settings.metrics_enabled else None
         )
         self._elite_limiter = _SharedLimiter()
-        self.web = FastAPI(title="Licentia", version=__version__, docs_url="/docs")
+        self.web = FastAPI(title="Licentia", version=__version__, docs_url=None, redoc_url=None)
+        landing.install(self.web)  # `/` to the dashboard, `/docs` without a CDN
         self.web.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
         self.web.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
         self.web.include_router(build_manage_router(lambda: self.runtime))
