@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
-import secrets
-import string
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 
 from licentia.api import metrics
+from licentia.cli import demo, serving
 from licentia.cli._support import (
     CliState,
     console,
@@ -51,13 +49,6 @@ from licentia.config import Settings
 from licentia.domain.timeutil import iso_z
 from licentia.services import admin, audit, credentials, signing_keys
 from licentia.services.runtime import Runtime
-
-DEMO_OWNER = "demo"
-DEMO_APP = "DemoApp"
-DEMO_SUBSCRIPTION = "Default"
-DEMO_KEYS = 5
-DEMO_DAYS = 30
-PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
 @app.callback()
@@ -90,9 +81,19 @@ def _uvicorn_log_config(json_mode: bool) -> dict[str, Any] | None:
 
 
 def _serve(
-    settings: Settings, host: str, port: int, workers: int, json_mode: bool, *, announce: bool
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    json_mode: bool,
+    *,
+    announce: bool,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Run the API server in the foreground (after migrations and the signing key)."""
+    """Run the API server in the foreground (after migrations and the signing key). The
+    socket is bound before anything is announced (cli/serving.py)."""
+    if sock is None:
+        sock = guard(json_mode, lambda: serving.bind(host, port))
     kid = guard(json_mode, lambda: _prepare_server(settings))
     # Worker processes build their own Settings from the environment: hand everything down.
     set_env(
@@ -110,9 +111,8 @@ def _serve(
             emit_json({"serving": True, "url": url, "workers": workers, "kid": kid})
         else:
             console(stderr=True).print(f"Licentia on {url} ({workers} worker(s)); kid {kid}")
-    import uvicorn
-
-    uvicorn.run(
+    serving.run(
+        sock,
         "licentia.api.app:create_app_from_env",
         factory=True,
         host=host,
@@ -194,110 +194,21 @@ def quickstart(
     bind_host = host if host is not None else settings.host
     bind_port = port if port is not None else settings.port
     guard(json_out, lambda: settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True))
-    result = run(ctx, json_out, _quickstart, settings=settings)
-    api = f"http://{_url_host(bind_host)}:{bind_port}/api/v2"
+    # Bind first: a taken port fails before the demo data is printed.
+    sock = None if no_serve else guard(json_out, lambda: serving.bind(bind_host, bind_port))
+    result = run(ctx, json_out, demo.create_demo, settings=settings)
+    base = f"http://{_url_host(bind_host)}:{bind_port}"
+    api = f"{base}/api/v2"
     result["api_url"] = api
+    result["dashboard_url"] = f"{base}/dashboard/"
     if json_out:
         emit_json(result)
     else:
-        _print_quickstart(result, api)
+        demo.print_quickstart(result, api)
     if not no_serve:
-        _serve(settings, bind_host, bind_port, settings.workers, json_out, announce=False)
-
-
-async def _quickstart(rt: Runtime) -> dict[str, Any]:
-    key = await signing_keys.ensure_active(rt)
-    owner = await admin.find_owner_by_username(rt, DEMO_OWNER)
-    password: str | None = None
-    if owner is None:
-        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(16))
-        owner = await admin.create_owner(rt, DEMO_OWNER, password)
-    found = await admin.find_app(rt, owner.owner_id, DEMO_APP)
-    if found is None:
-        created = await admin.create_app(rt, owner.owner_id, DEMO_APP)
-        app_id, app_name, secret = created.app_id, created.app_name, created.secret
-    else:
-        app_id, app_name = found.app_id, found.app_name
-        secret = await admin.get_app_secret(rt, app_id)
-    if await admin.get_subscription(rt, app_id, DEMO_SUBSCRIPTION) is None:
-        await admin.create_subscription(rt, app_id, DEMO_SUBSCRIPTION, 1)
-    keys = await admin.unused_keys(rt, app_id, limit=DEMO_KEYS)
-    new_keys = not keys
-    if new_keys:
-        keys = await admin.generate_licenses(
-            rt,
-            app_id,
-            DEMO_SUBSCRIPTION,
-            days=DEMO_DAYS,
-            count=DEMO_KEYS,
-            created_by="quickstart",
+        _serve(
+            settings, bind_host, bind_port, settings.workers, json_out, announce=False, sock=sock
         )
-    return {
-        "owner_id": owner.owner_id,
-        "owner_username": owner.username,
-        "owner_password": password,
-        "app_id": app_id,
-        "app_name": app_name,
-        "secret": secret,
-        "kid": key.kid,
-        "public_key_pem": key.pem,
-        "keys": keys,
-        "new_keys": new_keys,
-    }
-
-
-def sdk_snippet(owner_id: str, app_name: str, secret: str, api: str, pem: str) -> str:
-    """A ready-to-paste Python SDK (`authlyx-api`) example for this server."""
-
-    def lit(text: str) -> str:
-        return json.dumps(text, ensure_ascii=False)  # a valid Python string literal too
-
-    return (
-        "from authlyx_api import Auth\n"
-        "\n"
-        "auth = Auth(\n"
-        f"    ownerId={lit(owner_id)},\n"
-        f"    appName={lit(app_name)},\n"
-        '    version="1.0.0",\n'
-        f"    secret={lit(secret)},\n"
-        f"    api={lit(api)},\n"
-        f'    serverPublicKeyPem="""{pem.strip()}\n""",\n'
-        "    requireSignedResponses=True,\n"
-        ")\n"
-        "auth.Init()\n"
-        'auth.LicenseLogin(input("License key: "))\n'
-    )
-
-
-def _print_quickstart(result: dict[str, Any], api: str) -> None:
-    out = console()
-    lines = [
-        f"[bold]Owner[/bold]     {result['owner_username']} (owner id {result['owner_id']})",
-    ]
-    if result["owner_password"]:
-        lines.append(
-            f"[bold]Password[/bold]  {result['owner_password']}  [dim](shown only this once)[/dim]"
-        )
-    else:
-        lines.append("[bold]Password[/bold]  [dim](existing owner; unchanged)[/dim]")
-    lines += [
-        f"[bold]App[/bold]       {result['app_name']} (id {result['app_id']})",
-        f"[bold]Secret[/bold]    {result['secret']}",
-        f"[bold]API[/bold]       {api}",
-        f"[bold]Key id[/bold]    {result['kid']}",
-    ]
-    out.print(Panel("\n".join(lines), title="Licentia quickstart", expand=False))
-    label = "New license keys" if result["new_keys"] else "Unused license keys"
-    out.print(f"[bold]{label}[/bold] ({DEMO_DAYS} days, subscription {DEMO_SUBSCRIPTION}):")
-    for key in result["keys"]:
-        out.print(f"  {key}", highlight=False)
-    out.print("\n[bold]Server public key[/bold] (the SDK's serverPublicKeyPem):")
-    out.print(result["public_key_pem"].strip(), highlight=False, markup=False)
-    out.print("\n[bold]Python SDK[/bold] (pip install authlyx-api):")
-    snippet = sdk_snippet(
-        result["owner_id"], result["app_name"], result["secret"], api, result["public_key_pem"]
-    )
-    out.print(Syntax(snippet, "python", theme="ansi_dark", word_wrap=True))
 
 
 @app.command("migrate")

@@ -677,38 +677,51 @@ def test_quickstart_human_output(install: Installation) -> None:
     assert 'api="http://127.0.0.1:9090/api/v2"' in out
     assert "requireSignedResponses=True" in out and "BEGIN PUBLIC KEY" in out
     assert "shown only this once" in out
+    assert "http://127.0.0.1:9090/dashboard/" in out and "sign in as demo" in out
     again = install.invoke("quickstart", "--no-serve")
-    assert "existing owner" in again.stdout
+    assert "existing owner" in again.stdout and "reset-password" in again.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_serve_runs_uvicorn(install: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    import uvicorn
+    from licentia.cli import serving
 
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     seen_env: dict[str, str | None] = {}
+    port = _free_port()
 
-    def fake_run(*args: Any, **kwargs: Any) -> None:
+    def fake_run(sock: Any, *args: Any, **kwargs: Any) -> None:
+        # uvicorn gets a socket the CLI bound before it announced anything.
+        assert sock.getsockname() == ("127.0.0.1", port)
+        sock.close()
         calls.append((args, kwargs))
         for name in ("LICENTIA_DATA_DIR", "LICENTIA_HOST", "LICENTIA_PORT", "LICENTIA_WORKERS"):
             seen_env[name] = os.environ.get(name)
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(serving, "run", fake_run)
     result = install.invoke(
-        "serve", "--host", "127.0.0.1", "--port", "8123", "--workers", "2", "--json"
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--json"
     )
     assert result.exit_code == 0, result.stderr
     body = parse_one_object(result.stdout)
-    assert body["url"] == "http://127.0.0.1:8123" and body["workers"] == 2
+    assert body["url"] == f"http://127.0.0.1:{port}" and body["workers"] == 2
     [(args, kwargs)] = calls
     assert args == ("licentia.api.app:create_app_from_env",)
     assert kwargs["factory"] is True
-    assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", 8123, 2)
+    assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", port, 2)
     assert (kwargs["loop"], kwargs["http"]) == ("uvloop", "httptools")
     assert kwargs["proxy_headers"] is False
     assert kwargs["server_header"] is False and kwargs["date_header"] is False
-    assert seen_env["LICENTIA_PORT"] == "8123" and seen_env["LICENTIA_WORKERS"] == "2"
+    assert seen_env["LICENTIA_PORT"] == str(port) and seen_env["LICENTIA_WORKERS"] == "2"
     assert seen_env["LICENTIA_DATA_DIR"] == str(install.data_dir.resolve())
     # The signing key exists before any worker starts.
     assert count(install, t.signing_keys, t.signing_keys.c.status == "active") == 1
@@ -717,13 +730,20 @@ def test_serve_runs_uvicorn(install: Installation, monkeypatch: pytest.MonkeyPat
 def test_quickstart_serves_unless_told_not_to(
     install: Installation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import uvicorn
+    from licentia.cli import serving
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append(k))
-    body = install.json("quickstart", "--port", "8124")
-    assert body["api_url"] == "http://127.0.0.1:8124/api/v2"
-    assert [c["port"] for c in calls] == [8124]
+
+    def fake_run(sock: Any, *args: Any, **kwargs: Any) -> None:
+        sock.close()
+        calls.append(kwargs)
+
+    monkeypatch.setattr(serving, "run", fake_run)
+    port = _free_port()
+    body = install.json("quickstart", "--port", str(port))
+    assert body["api_url"] == f"http://127.0.0.1:{port}/api/v2"
+    assert body["dashboard_url"] == f"http://127.0.0.1:{port}/dashboard/"
+    assert [c["port"] for c in calls] == [port]
 
 
 # -- real subprocesses -------------------------------------------------------------------
