@@ -168,8 +168,21 @@ def run(
 # -- output ------------------------------------------------------------------------------
 
 
+#: Console width when the output is not a terminal: wide enough that no table cell is cut or
+#: folded, so `licentia user info ... | grep hwid` sees whole values.
+PIPE_WIDTH = 100_000
+
+
 def console(*, stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """Rich output for people. On a terminal (or with COLUMNS set) it fits the width; piped
+    or redirected, tables keep their natural width instead of folding at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        piped = not stream.isatty()
+    except (AttributeError, ValueError):
+        piped = True
+    width = PIPE_WIDTH if piped and not os.environ.get("COLUMNS") else None
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def jsonable(value: Any) -> Any:

@@ -12,6 +12,10 @@ from typing import Annotated
 
 import typer
 
+from licentia.cli import helpfmt
+
+helpfmt.install()  # help without Typer's <bool>/<str> placeholders
+
 app = typer.Typer(
     name="licentia",
     help="Licentia: a self-hosted license server speaking the AuthlyX v2 client protocol.",

@@ -641,7 +641,7 @@ def license_extend(
     expires: ShiftDateOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Extend a key by days, or set its expiry (an unused duration key: its duration)."""
+    """Extend a key by days, or set its expiry (for an unused duration key, its duration)."""
     _shift(ctx, "extend", key, app_id, days, expires, json_out)
 
 

@@ -18,6 +18,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from licentia import __version__
 from licentia.api import metrics
 from licentia.cli import demo, serving
 from licentia.cli._support import (
@@ -51,6 +52,12 @@ from licentia.services import admin, audit, credentials, signing_keys
 from licentia.services.runtime import Runtime
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"licentia {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -62,6 +69,12 @@ def _root(
             file_okay=False,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = CliState(data_dir=data_dir)
 

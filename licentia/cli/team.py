@@ -343,8 +343,8 @@ def rate_plan_price_set(
     days: Annotated[int | None, typer.Option("--days", help="Term days.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Price a product (subscription + term) of an app; again for the same product changes
-    its price."""
+    """Price a product (subscription + term) of an app; pricing the same product again
+    changes its price."""
     plan = run(
         ctx,
         json_out,
