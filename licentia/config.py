@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from licentia.configcheck import normalize_database_url
+
 
 class RateSpec:
     """A token bucket: `N/SECONDS` (for example `1200/60`); `0` disables it."""
@@ -26,10 +28,16 @@ class RateSpec:
         if value in ("0", "", "off"):
             return cls(0, 1.0)
         count, _, seconds = value.partition("/")
-        capacity = int(count)
-        period = float(seconds or "60")
-        if capacity < 0 or period <= 0:
-            raise ValueError(f"invalid rate limit {text!r}")
+        try:
+            capacity = int(count)
+            period = float(seconds or "60")
+        except ValueError:
+            capacity, period = -1, 0.0
+        if capacity < 0 or not period > 0:
+            raise ValueError(
+                f"rate limit must be N/SECONDS (N requests per SECONDS seconds, e.g. 1200/60) "
+                f"or 0 to disable, got {text!r}"
+            )
         return cls(capacity, period)
 
     @property
@@ -99,7 +107,7 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return normalize_database_url(self.database_url.strip())
         return f"sqlite+aiosqlite:///{(self.data_dir / 'licentia.db').resolve()}"
 
     @property

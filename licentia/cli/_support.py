@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from licentia.config import Settings
+from licentia.configcheck import unknown_variable_warnings
 from licentia.crypto.secretbox import MasterKeyError
 from licentia.domain.timeutil import iso_z, parse_iso
 from licentia.services.admin import AdminError
@@ -58,11 +59,15 @@ class CliFailure(Exception):
         self.exit_code = exit_code
 
 
-def fail(json_mode: bool, code: str, message: str, exit_code: int = 1) -> NoReturn:
+def fail(
+    json_mode: bool, code: str, message: str, exit_code: int = 1, *, detail: str = ""
+) -> NoReturn:
+    """Report a failure; `detail` (where the CLI looked) is added to the stderr line only."""
     line = " ".join(message.split())  # one line, whatever the message held
     if json_mode:
         typer.echo(json.dumps({"error": code, "message": line}, ensure_ascii=False))
-    typer.echo(f"error: {line}", err=True)
+    extra = " ".join(detail.split())
+    typer.echo(f"error: {line}{f' {extra}' if extra else ''}", err=True)
     raise typer.Exit(exit_code)
 
 
@@ -72,9 +77,11 @@ def usage(json_mode: bool, message: str) -> NoReturn:
 
 def load_settings(ctx: typer.Context) -> Settings:
     state = _state(ctx)
-    if state.data_dir is not None:
-        return Settings(data_dir=state.data_dir)
-    return Settings()
+    settings = Settings(data_dir=state.data_dir) if state.data_dir is not None else Settings()
+    # A misspelled variable would be ignored silently: say so on stderr.
+    for text in unknown_variable_warnings(os.environ):
+        typer.echo(f"warning: {text}", err=True)
+    return settings
 
 
 def mask_url(url: str) -> str:
@@ -92,7 +99,8 @@ def _describe(exc: BaseException) -> tuple[str, str]:
         return exc.code, exc.message
     if isinstance(exc, ValidationError):
         problems = "; ".join(
-            f"LICENTIA_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"LICENTIA_{'_'.join(str(p) for p in err['loc']).upper()}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
         return "INVALID_SETTINGS", f"invalid settings: {problems}"
@@ -117,7 +125,8 @@ def guard(json_mode: bool, step: Callable[[], T]) -> T:
         fail(json_mode, "INTERRUPTED", "interrupted")
     except Exception as exc:
         code, message = _describe(exc)
-        fail(json_mode, code, message, getattr(exc, "exit_code", 1))
+        detail = str(getattr(exc, "cli_detail", ""))
+        fail(json_mode, code, message, getattr(exc, "exit_code", 1), detail=detail)
 
 
 def read_secret(value: str | None, label: str, json_mode: bool) -> str:
@@ -133,10 +142,27 @@ def read_secret(value: str | None, label: str, json_mode: bool) -> str:
     return line
 
 
-def migrate(settings: Settings) -> None:
+def migrate(settings: Settings) -> bool:
+    """Apply pending migrations; True when this created a new SQLite database file. A
+    database that cannot be reached is a CliFailure that names it (cli/diagnose.py)."""
+    from licentia.cli import diagnose
+
+    created = False
     if settings.is_sqlite:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
+        path = make_url(settings.resolved_database_url).database or ""
+        created = bool(path) and not path.startswith((":memory:", "file:"))
+        created = created and not Path(path).exists()
+    try:
+        upgrade(settings.resolved_database_url)
+        if created and Path(path).exists():
+            os.chmod(path, 0o600)  # the database holds password hashes: not for other users
+    except Exception as exc:
+        explained = diagnose.explain(exc, settings)
+        if explained is not None:
+            raise explained from None
+        raise
+    return created
 
 
 async def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -158,9 +184,21 @@ def run(
     """Apply migrations, build the runtime, run `work` on it, close it; report failures."""
 
     def step() -> T:
+        from licentia.cli import diagnose
+
         resolved = settings if settings is not None else load_settings(ctx)
-        migrate(resolved)
-        return asyncio.run(_with_runtime(resolved, work))
+        created = migrate(resolved)
+        try:
+            return asyncio.run(_with_runtime(resolved, work))
+        except AdminError as exc:
+            if exc.code.endswith("_NOT_FOUND"):  # name the database that was searched
+                exc.cli_detail = diagnose.not_found_detail(resolved, created)  # type: ignore[attr-defined]
+            raise
+        except (OSError, SQLAlchemyError) as exc:
+            explained = diagnose.explain(exc, resolved)
+            if explained is not None:
+                raise explained from None
+            raise
 
     return guard(json_mode, step)
 

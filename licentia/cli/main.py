@@ -735,4 +735,12 @@ __all__ = ["app", "main"]
 
 
 # The other families' commands register on the groups when imported (license_files: licenses).
-from licentia.cli import apps, database, identities, license_files, operator, team  # noqa: E402, F401
+from licentia.cli import (  # noqa: E402, F401
+    apps,
+    database,
+    doctor,
+    identities,
+    license_files,
+    operator,
+    team,
+)
