@@ -23,7 +23,7 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -134,15 +134,15 @@ async def _schema_checks(conn: AsyncConnection, settings: Settings) -> list[Chec
     heads = set(
         ScriptDirectory.from_config(alembic_config(settings.resolved_database_url)).get_heads()
     )
-    try:
-        current = {
-            r[0] for r in await conn.execute(text("SELECT version_num FROM alembic_version"))
-        }
-    except Exception:
-        current = set()
+    current: set[str] = set()
+    if await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+        rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+        current = {row[0] for row in rows}
+    label = describe_database(settings.resolved_database_url)
     if current != heads:
         shown = ", ".join(sorted(current)) or "none"
-        return [Check("migrations", "fail", f"at {shown}, head is {', '.join(sorted(heads))}",
+        return [Check("database", "ok", label),
+                Check("migrations", "fail", f"at {shown}, head is {', '.join(sorted(heads))}",
                       "run licentia migrate")]  # fmt: skip
     active = (
         await conn.execute(
@@ -159,7 +159,11 @@ async def _schema_checks(conn: AsyncConnection, settings: Settings) -> list[Chec
             "licentia signing-key show creates one (serve does too)",
         )
     )
-    return [Check("migrations", "ok", f"at head {', '.join(sorted(heads))}"), signing]
+    return [
+        Check("database", "ok", label),
+        Check("migrations", "ok", f"at head {', '.join(sorted(heads))}"),
+        signing,
+    ]
 
 
 async def _database_checks(settings: Settings, key: bytes | None) -> list[Check]:
@@ -174,9 +178,8 @@ async def _database_checks(settings: Settings, key: bytes | None) -> list[Check]
     engine = create_async_engine(settings.resolved_database_url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
-            checks = [Check("database", "ok", label)]
-            checks += await _schema_checks(conn, settings)
-            if checks[1].status == "ok":
+            checks = await _schema_checks(conn, settings)
+            if checks[-1].name == "signing key":  # the schema is current
                 found = await _secrets_check(conn, key)
                 checks += [found] if found is not None else []
             if not settings.is_sqlite:
