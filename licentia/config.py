@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    #: How `serve` speaks HTTP/1.1 (issue #14; see licentia/server/protocols.py).
+    http: Literal["httptools", "h11"] = "httptools"
+    #: Seconds a connection has to send one whole request, from connecting or its first byte.
+    header_timeout: float = Field(default=10.0, ge=0)
+    #: Seconds an idle keep-alive connection is kept between two requests.
+    keepalive_timeout: float = Field(default=5.0, gt=0)
+    #: Connections per worker above which requests are answered "busy"; 0 = no cap.
+    max_connections: int = Field(default=1000, ge=0)
 
     replay_window: int = 300
     replay_backend: Literal["auto", "memory", "database", "redis"] = "auto"
@@ -79,6 +87,8 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    #: Password hashes computed at once per worker; 0 = the usable cores less one (at least 1).
+    hash_concurrency: int = Field(default=0, ge=0)
 
     db_pool_size: int = 10
     auto_migrate: bool = True

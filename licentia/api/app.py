@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select, text
 
 from licentia import __version__
-from licentia.api import landing, logfilter, metrics
+from licentia.api import busy, landing, logfilter, metrics
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
 from licentia.api.client_v2.endpoints import canonical
 from licentia.api.elite import build_router as build_elite_router
@@ -237,6 +237,9 @@ class LicentiaApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind == "http" and scope.get(busy.SCOPE_KEY):  # over the connection cap (#14)
+            await busy.answer(self.client, scope, send)
+            return
         if kind == "http" and self.metrics is not None:
             await self._measured(scope, receive, send)
             return

@@ -124,6 +124,9 @@ def _serve(
             emit_json({"serving": True, "url": url, "workers": workers, "kid": kid})
         else:
             console(stderr=True).print(f"Licentia on {url} ({workers} worker(s)); kid {kid}")
+    from licentia.server.run import raise_open_files_limit, uvicorn_options
+
+    raise_open_files_limit()  # before the workers start: they inherit it (issue #14)
     serving.run(
         sock,
         "licentia.api.app:create_app_from_env",
@@ -131,13 +134,9 @@ def _serve(
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
         log_level=settings.log_level,
         log_config=_uvicorn_log_config(json_mode),
-        proxy_headers=False,
-        server_header=False,
-        date_header=False,
+        **uvicorn_options(settings),
     )
 
 

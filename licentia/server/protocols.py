@@ -1,0 +1,235 @@
+"""uvicorn's HTTP/1.1 protocols with the limits a public server needs (issue #14).
+
+`licentia serve` runs one of the two classes here (`LICENTIA_HTTP`: `httptools`, the default,
+or `h11`). Both add to uvicorn's own protocol:
+
+* **Read timeout** (`LICENTIA_HEADER_TIMEOUT`): a connection must deliver one whole request
+  (request line, headers and body) within this many seconds of connecting, or of the first byte
+  of its next request; otherwise it is closed. Connections that never send anything, and
+  slow-loris clients that trickle a request byte by byte, no longer hold a socket forever.
+  Between requests uvicorn's keep-alive timeout (`LICENTIA_KEEPALIVE_TIMEOUT`) applies.
+* **Connection cap** (`LICENTIA_MAX_CONNECTIONS`, per worker): a request that arrives while
+  the worker holds more connections than that is answered "busy" by the app in the shape of
+  its face (`licentia.api.busy`) with `Connection: close`. A connection accepted when the
+  worker is about to run out of file descriptors is closed at once, so `accept()` never
+  fails for everybody.
+* **Upgrade requests served as HTTP/1.1**: Java's `HttpClient` asks every `http://` request to
+  upgrade to HTTP/2 (`Connection: Upgrade, HTTP2-Settings`, `Upgrade: h2c`). httptools would
+  treat the body as data of the new protocol, so the app saw an empty body. Any upgrade other
+  than a WebSocket uvicorn can take is ignored (RFC 9110 section 7.8 lets a server ignore
+  `Upgrade`): the request is parsed again without the upgrade headers, body intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import resource
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import httptools
+from uvicorn.protocols.http.h11_impl import H11Protocol as _H11
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HttpTools
+
+from licentia.api import busy
+
+log = logging.getLogger("licentia.server")
+
+#: File descriptors kept free for the database, logs and the like when capping connections.
+FD_RESERVE = 64
+#: Header names that belong to an upgrade offer; dropped when the upgrade is ignored.
+_UPGRADE_HEADERS = frozenset({b"upgrade", b"http2-settings"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    header_timeout: float
+    max_connections: int
+    fd_budget: int
+
+
+@functools.cache
+def limits() -> Limits:
+    """This worker's limits, from the `LICENTIA_*` environment (read once per process)."""
+    from licentia.config import Settings
+
+    settings = Settings()
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    budget = 0 if soft == resource.RLIM_INFINITY else max(soft - FD_RESERVE, 16)
+    return Limits(settings.header_timeout, settings.max_connections, budget)
+
+
+def busy_app(app: Any) -> Any:
+    """The app with the request marked as over the connection cap."""
+
+    async def marked(scope: Any, receive: Any, send: Any) -> None:
+        scope[busy.SCOPE_KEY] = True
+        await app(scope, receive, send)
+
+    return marked
+
+
+class _Guard:
+    """Read timer and connection cap, shared by both protocols."""
+
+    transport: asyncio.Transport
+    connections: set[Any]
+    loop: asyncio.AbstractEventLoop
+    app: Any
+    _read_timer: asyncio.TimerHandle | None = None
+
+    def _setup_guard(self) -> None:
+        self._limits = limits()
+        self._real_app = self.app
+        self._busy_app = busy_app(self.app)
+
+    def _admit(self) -> bool:
+        """Called when a connection is made; False when it was closed for lack of fds."""
+        budget = self._limits.fd_budget
+        if budget and len(self.connections) > budget:
+            log.warning("open-files limit nearly reached: closing a new connection at once")
+            self.transport.abort()
+            return False
+        self._arm_read_timer()
+        return True
+
+    def _pick_app(self) -> None:
+        cap = self._limits.max_connections
+        over = cap > 0 and len(self.connections) > cap
+        self.app = self._busy_app if over else self._real_app
+
+    def _arm_read_timer(self) -> None:
+        timeout = self._limits.header_timeout
+        if self._read_timer is None and timeout > 0:
+            self._read_timer = self.loop.call_later(timeout, self._read_timed_out)
+
+    def _disarm_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class HttpToolsProtocol(_Guard, _HttpTools):
+    """uvicorn's httptools protocol with the limits above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup_guard()
+        self._ignored_upgrade = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._admit()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+        except httptools.HttpParserUpgrade as upgrade:
+            if self._ignored_upgrade:
+                self._reparse_without_upgrade(data[upgrade.args[0] :])
+            elif self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def _ignores_upgrade(self) -> bool:
+        return (
+            self.parser.should_upgrade()
+            and self.scope["method"] != "CONNECT"
+            and self._get_upgrade() is not None
+            and not self._should_upgrade()
+        )
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._ignored_upgrade = False
+        self._arm_read_timer()
+
+    def on_headers_complete(self) -> None:
+        self.scope["method"] = self.parser.get_method().decode("ascii")
+        if self._ignores_upgrade():
+            self._ignored_upgrade = True  # parsed again by _reparse_without_upgrade
+            return
+        self._pick_app()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if self._ignored_upgrade:
+            return
+        self._disarm_read_timer()
+        super().on_message_complete()
+
+    def _reparse_without_upgrade(self, rest: bytes) -> None:
+        """Feed the request again, as plain HTTP/1.1, to a fresh parser."""
+        head = [self.scope["method"].encode("ascii"), b" ", self.url, b" HTTP/1.1\r\n"]
+        for name, value in self.headers:
+            if name in _UPGRADE_HEADERS:
+                continue
+            if name == b"connection":
+                tokens = [t.strip() for t in value.split(b",")]
+                value = b", ".join(t for t in tokens if t and t.lower() not in _UPGRADE_HEADERS)
+                if not value:
+                    continue
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"\r\n")
+        self._ignored_upgrade = False
+        self.parser = httptools.HttpRequestParser(self)
+        try:
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        except AttributeError:  # httptools < 0.6.3
+            pass
+        self.data_received(b"".join(head) + rest)
+
+
+class H11Protocol(_Guard, _H11):
+    """uvicorn's h11 protocol with the limits above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup_guard()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._admit()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE:
+            self._arm_read_timer()  # the first bytes of a request
+        self._pick_app()
+        super().data_received(data)
+        if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._disarm_read_timer()  # the whole request is in (or the connection is done)
+
+    def _should_upgrade(self) -> bool:
+        """A WebSocket upgrade when uvicorn can take it; any other offer is ignored quietly
+        (h11 then serves the request as plain HTTP/1.1, body included)."""
+        upgrade = self._get_upgrade()
+        return upgrade == b"websocket" and self._should_upgrade_to_ws()
+
+
+#: `LICENTIA_HTTP` value -> uvicorn `http=` import string.
+PROTOCOLS = {
+    "httptools": "licentia.server.protocols:HttpToolsProtocol",
+    "h11": "licentia.server.protocols:H11Protocol",
+}
