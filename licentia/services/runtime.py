@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from licentia.config import Settings
-from licentia.crypto.passwords import Passwords
+from licentia.crypto.passwords import Passwords, default_concurrency
 from licentia.crypto.secretbox import MasterKeyError, SecretBox, load_or_create_master_key
 from licentia.domain.timeutil import utcnow
 from licentia.store.engine import Database
@@ -42,6 +42,7 @@ class Runtime:
                 time_cost=settings.argon2_time_cost,
                 memory_kib=settings.argon2_memory_kib,
                 parallelism=settings.argon2_parallelism,
+                concurrency=settings.hash_concurrency or default_concurrency(settings.workers),
             ),
             clock=clock,
         )
