@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 
 from licentia.services.audit import Actor
 from licentia.services.dashboard_auth import DashSession, account_actor
-from licentia.services.netinfo import NetInfo
+from licentia.services.netinfo import NetInfo, in_networks, to_ip
 from licentia.services.runtime import Runtime
 
 SESSION_COOKIE = "licentia_dash"
@@ -80,13 +80,28 @@ class Dash:
             raise RuntimeError("the dashboard has no runtime yet")
         return rt
 
-    def client_ip(self, request: Request) -> str:
+    def net(self) -> NetInfo:
         rt = self.runtime()
         if self._net is None or self._net[0] is not rt:
             self._net = (rt, NetInfo(rt.settings))
+        return self._net[1]
+
+    def client_ip(self, request: Request) -> str:
         peer = request.client.host if request.client is not None else ""
         headers = {k.lower(): v for k, v in request.headers.raw}
-        return self._net[1].client_ip(peer, headers)[0]
+        return self.net().client_ip(peer, headers)[0]
+
+    def scheme(self, request: Request) -> str:
+        """The scheme the browser used: `X-Forwarded-Proto` when the request came from a
+        trusted proxy (`LICENTIA_TRUSTED_PROXIES`), else the connection's own (#12 item 5)."""
+        own = request.url.scheme
+        peer = to_ip(request.client.host) if request.client is not None else None
+        net = self.net()
+        if peer is None or not in_networks(peer, net.trusted):
+            return own
+        # The leftmost value is the one the first proxy (the one facing the browser) saw.
+        given = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        return given if given in ("http", "https") else own
 
 
 def dash_of(request: Request) -> Dash:
@@ -115,7 +130,7 @@ def actor(request: Request, session: DashSession) -> Actor:
 
 
 def secure_cookies(request: Request) -> bool:
-    if request.url.scheme == "https":
+    if dash_of(request).scheme(request) == "https":
         return True
     rt = dash_of(request).runtime()
     host = (request.url.hostname or "").lower()

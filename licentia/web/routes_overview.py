@@ -20,7 +20,7 @@ from licentia.services.dashboard_stats import CodeShare, DayCount
 from licentia.web import lists
 from licentia.web.actions import app_page, audited
 from licentia.web.app import DashRoute, runtime
-from licentia.web.context import base, render
+from licentia.web.context import base, dash_of, render
 
 router = APIRouter(route_class=DashRoute)
 
@@ -273,11 +273,12 @@ async def app_overview(request: Request, app_id: str) -> Response:
 
 
 def api_base(request: Request) -> str:
-    """The client API base URL as this request reached the server (`.../api/v2`)."""
+    """The client API base URL as the browser reached the server (`.../api/v2`): behind a
+    trusted proxy with the scheme it forwarded (`X-Forwarded-Proto`)."""
     root = base(request)
     if root.endswith("/dashboard"):
         root = root[: -len("/dashboard")]
-    return f"{request.url.scheme}://{request.url.netloc}{root}/api/v2"
+    return f"{dash_of(request).scheme(request)}://{request.url.netloc}{root}/api/v2"
 
 
 async def _integration_page(
