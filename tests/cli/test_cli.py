@@ -718,7 +718,11 @@ def test_serve_runs_uvicorn(install: Installation, monkeypatch: pytest.MonkeyPat
     assert args == ("licentia.api.app:create_app_from_env",)
     assert kwargs["factory"] is True
     assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", port, 2)
-    assert (kwargs["loop"], kwargs["http"]) == ("uvloop", "httptools")
+    assert (kwargs["loop"], kwargs["http"]) == (
+        "uvloop",
+        "licentia.server.protocols:HttpToolsProtocol",  # httptools with the #14 limits
+    )
+    assert kwargs["timeout_keep_alive"] == 5.0
     assert kwargs["proxy_headers"] is False
     assert kwargs["server_header"] is False and kwargs["date_header"] is False
     assert seen_env["LICENTIA_PORT"] == str(port) and seen_env["LICENTIA_WORKERS"] == "2"
