@@ -26,6 +26,7 @@ import asyncio
 import functools
 import logging
 import resource
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ log = logging.getLogger("licentia.server")
 
 #: File descriptors kept free for the database, logs and the like when capping connections.
 FD_RESERVE = 64
+#: Seconds between two "connection cap reached" warnings of one worker.
+BUSY_WARNING_INTERVAL = 10.0
 #: Header names that belong to an upgrade offer; dropped when the upgrade is ignored.
 _UPGRADE_HEADERS = frozenset({b"upgrade", b"http2-settings"})
 
@@ -72,6 +75,21 @@ def busy_app(app: Any) -> Any:
     return marked
 
 
+_last_busy_warning = [0.0]
+
+
+def _warn_busy(open_connections: int, cap: int) -> None:
+    """One warning per `BUSY_WARNING_INTERVAL` seconds at most while over the cap."""
+    now = time.monotonic()
+    if now - _last_busy_warning[0] >= BUSY_WARNING_INTERVAL:
+        _last_busy_warning[0] = now
+        log.warning(
+            "connection cap reached (%d open, LICENTIA_MAX_CONNECTIONS=%d): answering busy",
+            open_connections,
+            cap,
+        )
+
+
 class _Guard:
     """Read timer and connection cap, shared by both protocols."""
 
@@ -100,6 +118,8 @@ class _Guard:
         cap = self._limits.max_connections
         over = cap > 0 and len(self.connections) > cap
         self.app = self._busy_app if over else self._real_app
+        if over:
+            _warn_busy(len(self.connections), cap)
 
     def _arm_read_timer(self) -> None:
         timeout = self._limits.header_timeout

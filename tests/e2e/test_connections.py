@@ -263,6 +263,7 @@ def test_over_the_cap_answers_busy_in_protocol_shape(capped: ServerProcess, app:
                 "busy-nonce-1",
                 body,
             )
+            assert closed_by_server(sock, time.monotonic() + CLOSE_DEADLINE)
         with httpx.Client(timeout=15, trust_env=False) as client:
             health = client.get(f"{base}/healthz")
             assert health.status_code == 503 and health.headers["retry-after"] == "1"
@@ -278,3 +279,4 @@ def test_over_the_cap_answers_busy_in_protocol_shape(capped: ServerProcess, app:
             status = client.get(f"{base}/healthz").status_code
             time.sleep(0.1)
     assert status == 200
+    assert "connection cap reached (5 open, LICENTIA_MAX_CONNECTIONS=4)" in capped.output()
