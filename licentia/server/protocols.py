@@ -8,11 +8,14 @@ or `h11`). Both add to uvicorn's own protocol:
   of its next request; otherwise it is closed. Connections that never send anything, and
   slow-loris clients that trickle a request byte by byte, no longer hold a socket forever.
   Between requests uvicorn's keep-alive timeout (`LICENTIA_KEEPALIVE_TIMEOUT`) applies.
-* **Connection cap** (`LICENTIA_MAX_CONNECTIONS`, per worker): a request that arrives while
-  the worker holds more connections than that is answered "busy" by the app in the shape of
-  its face (`licentia.api.busy`) with `Connection: close`. A connection accepted when the
-  worker is about to run out of file descriptors is closed at once, so `accept()` never
-  fails for everybody.
+* **Connection cap** (`LICENTIA_MAX_CONNECTIONS`, per worker): when a request arrives while
+  the worker holds more connections than that, the connections waiting longest without a
+  request in the app (idle keep-alive, never sent a request, still sending headers) are closed
+  to make room. Only when every connection has a request in the app is the new request
+  answered "busy" by the app in the shape of its face (`licentia.api.busy`), with
+  `Connection: close`. The same room-making runs when a connection is accepted within
+  `FD_RESERVE` descriptors of the open-files limit; if no room can be made, the new connection
+  is closed at once, so `accept()` never fails for everybody.
 * **Upgrade requests served as HTTP/1.1**: Java's `HttpClient` asks every `http://` request to
   upgrade to HTTP/2 (`Connection: Upgrade, HTTP2-Settings`, `Upgrade: h2c`). httptools would
   treat the body as data of the new protocol, so the app saw an empty body. Any upgrade other
@@ -91,13 +94,15 @@ def _warn_busy(open_connections: int, cap: int) -> None:
 
 
 class _Guard:
-    """Read timer and connection cap, shared by both protocols."""
+    """Read timer, connection cap and idle eviction, shared by both protocols."""
 
     transport: asyncio.Transport
     connections: set[Any]
     loop: asyncio.AbstractEventLoop
     app: Any
+    cycle: Any
     _read_timer: asyncio.TimerHandle | None = None
+    _idle_since: float = 0.0
 
     def _setup_guard(self) -> None:
         self._limits = limits()
@@ -106,20 +111,42 @@ class _Guard:
 
     def _admit(self) -> bool:
         """Called when a connection is made; False when it was closed for lack of fds."""
+        self._idle_since = self.loop.time()
         budget = self._limits.fd_budget
-        if budget and len(self.connections) > budget:
+        if budget and len(self.connections) > budget and not self._make_room(budget):
             log.warning("open-files limit nearly reached: closing a new connection at once")
             self.transport.abort()
             return False
         self._arm_read_timer()
         return True
 
+    def _waiting(self) -> bool:
+        """No request of this connection is in the app: it is idle, or still sending headers."""
+        return (self.cycle is None or self.cycle.response_complete) and not (
+            self.transport.is_closing()
+        )
+
+    def _make_room(self, limit: int) -> bool:
+        """Close the connections waiting longest (never one whose request is in the app) until
+        at most `limit` stay open; False when that is not possible."""
+        others = [c for c in self.connections if c is not self and isinstance(c, _Guard)]
+        excess = 1 + sum(not c.transport.is_closing() for c in others) - limit
+        if excess <= 0:
+            return True
+        waiting = sorted((c for c in others if c._waiting()), key=lambda c: c._idle_since)
+        for conn in waiting[:excess]:
+            conn.transport.close()
+        return len(waiting) >= excess
+
     def _pick_app(self) -> None:
         cap = self._limits.max_connections
-        over = cap > 0 and len(self.connections) > cap
+        over = cap > 0 and len(self.connections) > cap and not self._make_room(cap)
         self.app = self._busy_app if over else self._real_app
         if over:
             _warn_busy(len(self.connections), cap)
+
+    def _became_idle(self) -> None:
+        self._idle_since = self.loop.time()
 
     def _arm_read_timer(self) -> None:
         timeout = self._limits.header_timeout
@@ -196,6 +223,10 @@ class HttpToolsProtocol(_Guard, _HttpTools):
         self._disarm_read_timer()
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        self._became_idle()
+        super().on_response_complete()
+
     def _reparse_without_upgrade(self, rest: bytes) -> None:
         """Feed the request again, as plain HTTP/1.1, to a fresh parser."""
         head = [self.scope["method"].encode("ascii"), b" ", self.url, b" HTTP/1.1\r\n"]
@@ -240,6 +271,10 @@ class H11Protocol(_Guard, _H11):
         super().data_received(data)
         if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
             self._disarm_read_timer()  # the whole request is in (or the connection is done)
+
+    def on_response_complete(self) -> None:
+        self._became_idle()
+        super().on_response_complete()
 
     def _should_upgrade(self) -> bool:
         """A WebSocket upgrade when uvicorn can take it; any other offer is ignored quietly

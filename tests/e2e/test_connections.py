@@ -239,17 +239,58 @@ def capped(e2e_env: ServerEnv) -> Iterator[ServerProcess]:
         yield proc
 
 
+def test_over_the_cap_closes_the_longest_waiting_connection(
+    capped: ServerProcess, app: App
+) -> None:
+    """Idle connections (here: never sent a byte) do not lock real clients out: the one waiting
+    longest is closed to make room, and the new request is served."""
+    idle = [socket.create_connection(("127.0.0.1", capped.port), timeout=10) for _ in range(CAP)]
+    try:
+        evicted = False
+        for _ in range(10):  # until the server has accepted the idle ones (a loaded machine)
+            with socket.create_connection(("127.0.0.1", capped.port), timeout=10) as sock:
+                sock.sendall(init_request(app))
+                status, _headers, body = read_response(sock)
+                assert (status, json.loads(body)["code"]) == (200, "OK"), capped.output()
+            if closed_by_server(idle[0], time.monotonic() + 2):
+                evicted = True
+                break
+        assert evicted or closed_by_server(idle[0], time.monotonic() + CLOSE_DEADLINE), (
+            capped.output()
+        )
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def _slow_body(port: int) -> socket.socket:
+    """A connection whose request is in the app, waiting for the rest of its body."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"POST /api/v2/logs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    return sock
+
+
 def test_over_the_cap_answers_busy_in_protocol_shape(capped: ServerProcess, app: App) -> None:
+    """Every connection has a request in the app: a new request is answered busy, signed."""
     base = capped.base_url
     with httpx.Client(timeout=15, trust_env=False) as client:
         pem = client.get(f"{base}/api/v2/public-key").json()["pem"]
-    idle = [socket.create_connection(("127.0.0.1", capped.port), timeout=10) for _ in range(CAP)]
+    busy: list[socket.socket] = []
     try:
-        with socket.create_connection(("127.0.0.1", capped.port), timeout=10) as sock:
+        for attempt in range(1, 6):
+            busy += [_slow_body(capped.port) for _ in range(CAP - len(busy))]
+            time.sleep(0.2 * attempt)  # let the server read their heads
+            sock = socket.create_connection(("127.0.0.1", capped.port), timeout=10)
             sock.sendall(
                 init_request(app, b"X-Request-Id: busy-rid-1\r\nX-Auth-Nonce: busy-nonce-1\r\n")
             )
             status, headers, body = read_response(sock)
+            if status == 429:
+                break
+            # A head not read yet counted as waiting and was closed to make room: again.
+            sock.close()
+            busy = [b for b in busy if not closed_by_server(b, time.monotonic() + 0.5)]
+        with sock:
             assert status == 429
             answer = json.loads(body)
             assert answer["code"] == "RATE_LIMITED" and answer["success"] is False
@@ -270,7 +311,7 @@ def test_over_the_cap_answers_busy_in_protocol_shape(capped: ServerProcess, app:
             manage = client.get(f"{base}/api/manage/v1/apps")
             assert manage.status_code == 429 and manage.json()["code"] == "RATE_LIMITED"
     finally:
-        for sock in idle:
+        for sock in busy:
             sock.close()
     deadline = time.monotonic() + CLOSE_DEADLINE
     status = 0
