@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import resource
 import time
@@ -79,6 +80,7 @@ def busy_app(app: Any) -> Any:
 
 
 _last_busy_warning = [0.0]
+_SEQUENCE = itertools.count()
 
 
 def _warn_busy(open_connections: int, cap: int) -> None:
@@ -102,7 +104,10 @@ class _Guard:
     app: Any
     cycle: Any
     _read_timer: asyncio.TimerHandle | None = None
-    _idle_since: float = 0.0
+    #: When the connection last became idle: (monotonic clock, sequence number). Not the
+    #: loop's clock, which uvloop updates once per iteration (ties for every connection
+    #: accepted together); the sequence number orders what the clock cannot.
+    _idle_since: tuple[float, int] = (0.0, 0)
 
     def _setup_guard(self) -> None:
         self._limits = limits()
@@ -111,7 +116,7 @@ class _Guard:
 
     def _admit(self) -> bool:
         """Called when a connection is made; False when it was closed for lack of fds."""
-        self._idle_since = self.loop.time()
+        self._became_idle()
         budget = self._limits.fd_budget
         if budget and len(self.connections) > budget and not self._make_room(budget):
             log.warning("open-files limit nearly reached: closing a new connection at once")
@@ -146,7 +151,7 @@ class _Guard:
             _warn_busy(len(self.connections), cap)
 
     def _became_idle(self) -> None:
-        self._idle_since = self.loop.time()
+        self._idle_since = (time.monotonic(), next(_SEQUENCE))
 
     def _arm_read_timer(self) -> None:
         timeout = self._limits.header_timeout
