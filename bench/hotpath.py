@@ -108,7 +108,7 @@ async def sessions_for(base: str, world: dict[str, Any], count: int) -> list[str
 async def scenarios(base: str, world: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The request bodies of each call (metadata is added per request by the generator)."""
     n = USERS
-    validate, lic, login, reg = [await sessions_for(base, world, n) for _ in range(4)]
+    lic, login, reg = [await sessions_for(base, world, n) for _ in range(3)]
     keys, users = world["keys"], world["users"]
     lic_bodies = [
         {"session_id": lic[i], "license_key": keys[i], "sid": f"SID-L{i}"} for i in range(n)
@@ -119,7 +119,7 @@ async def scenarios(base: str, world: dict[str, Any]) -> dict[str, list[dict[str
             assert r.json().get("success") is True, r.text
     return {
         "init": [world["creds"]],
-        "validate-session": [{"session_id": s} for s in validate],
+        "validate-session": [{"session_id": s} for s in lic],
         "licenses": lic_bodies,
         "login": [
             {"session_id": login[i], "username": u, "password": p, "sid": f"SID-U{i}"}
@@ -177,6 +177,18 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU time of the server and its workers so far."""
+    total = 0
+    for pid in [proc.pid, *descendants(proc.pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -192,10 +204,19 @@ class Runner:
         self.connections = args.connections
         self.use_wrk = shutil.which("wrk") is not None and not args.python_load
 
-    async def load(self, port: int, path: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    async def load(
+        self, port: int, path: str, bodies: list[dict[str, Any]], proc: Any = None
+    ) -> dict[str, Any]:
+        """One load run; with `proc`, also the server's CPU time per request (in µs)."""
+        before = cpu_seconds(proc) if proc is not None else 0.0
         if self.use_wrk:
-            return await wrk_load(port, path, bodies, self.seconds, self.connections)
-        return await python_load(port, path, bodies, self.seconds, self.connections)
+            result = await wrk_load(port, path, bodies, self.seconds, self.connections)
+        else:
+            result = await python_load(port, path, bodies, self.seconds, self.connections)
+        if proc is not None:
+            used = cpu_seconds(proc) - before
+            result["cpu_us"] = used / max(1, result["requests"]) * 1e6
+        return result
 
     async def bare(self) -> dict[str, Any]:
         port = free_port()
@@ -206,7 +227,8 @@ class Runner:
         )
         try:
             await _wait_port(port)
-            result = await self.load(port, "/api/v2/validate-session", [{"session_id": "x" * 64}])
+            body = [{"session_id": "x" * 64}]
+            result = await self.load(port, "/api/v2/validate-session", body, proc)
             result["rss"] = worker_rss(proc)
             return result
         finally:
@@ -248,7 +270,7 @@ class Runner:
             bodies = await scenarios(base, world)
             results = {}
             for name, items in bodies.items():
-                results[name] = await self.load(port, f"/api/v2/{name}", items)
+                results[name] = await self.load(port, f"/api/v2/{name}", items, proc)
             results["validate-session under login flood"] = await self.flood(port, bodies)
             for result in results.values():
                 result["rss"] = []
@@ -296,19 +318,25 @@ def report(bare: dict[str, Any], runs: dict[str, dict[str, dict[str, Any]]], arg
         f"{platform.python_version()}; load: {gen}, {args.connections} connections, "
         f"{args.seconds:.0f} s per call"
     )
-    print("| setup | call | rps | p50 ms | p99 ms | vs bare | bad bodies | RSS/worker MiB |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
-    print(_row("bare signed Starlette, 2 workers", "validate-session shape", bare, bare["rps"]))
+    print(
+        "| setup | call | rps | p50 ms | p99 ms | vs bare | CPU µs/req | bare CPU / CPU "
+        "| bad bodies | RSS/worker MiB |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print(_row("bare signed Starlette, 2 workers", "validate-session shape", bare, bare))
     for setup, results in runs.items():
         for call, r in results.items():
-            print(_row(setup, call, r, bare["rps"]))
+            print(_row(setup, call, r, bare))
 
 
-def _row(setup: str, call: str, r: dict[str, Any], base: float) -> str:
+def _row(setup: str, call: str, r: dict[str, Any], bare: dict[str, Any]) -> str:
     rss = ", ".join(f"{x:.0f}" for x in r.get("rss", []))
+    cpu = r.get("cpu_us", 0.0)
+    cpu_ratio = bare.get("cpu_us", 0.0) / cpu if cpu else 0.0
     return (
         f"| {setup} | {call} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-        f"{r['rps'] / base:.2f} | {r['bad']} of {r['requests']} | {rss} |"
+        f"{r['rps'] / bare['rps']:.2f} | {cpu:.0f} | {cpu_ratio:.2f} | "
+        f"{r['bad']} of {r['requests']} | {rss} |"
     )
 
 
