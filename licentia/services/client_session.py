@@ -20,15 +20,17 @@ from licentia.domain.rules import sid_verdict
 from licentia.domain.timeutil import iso_z
 from licentia.services import profiles
 from licentia.services.client_calls import Call
+from licentia.store.engine import HotConn
 
 if TYPE_CHECKING:
     from licentia.services.client import ClientService, SessionCtx
 
 
-async def _touch(svc: ClientService, ctx: SessionCtx, now: Any) -> None:
+async def _touch(svc: ClientService, ctx: SessionCtx, now: Any, conn: HotConn) -> None:
     from licentia.services.client import _TOUCH
 
-    result = await svc.db.quick_execute(_TOUCH, {"b_id_hash": ctx.id_hash, "b_now": now})
+    params = {"b_id_hash": ctx.id_hash, "b_now": now}
+    result = await svc.db.quick_execute(_TOUCH, params, via=conn)
     if result.rowcount != 1:  # ended between the check and now
         raise ProtocolError(Code.SESSION_EXPIRED)
 
@@ -37,7 +39,7 @@ async def validate_session(svc: ClientService, call: Call) -> dict[str, Any]:
     now = svc.clock()
     async with svc.db.quick_read() as conn:
         ctx = await svc._open_session(conn, call, now, count_devices=True)
-    await _touch(svc, ctx, now)
+        await _touch(svc, ctx, now, conn)
     expires = min(
         now + timedelta(seconds=ctx.app.session_idle_timeout),
         ctx.row.created_at + timedelta(seconds=ctx.app.session_max_lifetime),
@@ -75,7 +77,7 @@ async def blacklist_check(svc: ClientService, call: Call) -> dict[str, Any]:
     now = svc.clock()
     async with svc.db.quick_read() as conn:
         ctx = await svc._open_session(conn, call, now)
-    await _touch(svc, ctx, now)
+        await _touch(svc, ctx, now, conn)
     app = ctx.app
     tested = str(f.get("ip") or "")
     if _is_ip(tested):

@@ -185,8 +185,15 @@ class Database:
         async with self.write() as conn:
             yield conn
 
-    async def quick_execute(self, statement: Any, parameters: Any = None) -> Any:
-        """One write statement, committed on its own (autocommit on PostgreSQL)."""
+    async def quick_execute(
+        self, statement: Any, parameters: Any = None, *, via: HotConn | None = None
+    ) -> Any:
+        """One write statement, committed on its own (autocommit on PostgreSQL).
+
+        `via`: the open `quick_read()` connection of this task; on PostgreSQL it is in
+        autocommit mode already, so the statement runs there (no second pool checkout)."""
+        if via is not None and isinstance(via, AsyncConnection) and not self.is_sqlite:
+            return await via.execute(statement, parameters)
         quick, lock = self._quick, self._write_lock
         if quick is not None and lock is not None and not self.in_write and not lock.locked():
             async with lock:
