@@ -369,8 +369,8 @@ class ClientService:
         if not app.hwid_lock or not sid:
             return await self._binding_count(conn, kind, holder_id)
         table = users if kind == "user" else licenses
-        # Row lock on PostgreSQL (SQLite already holds its write lock): serialises binders.
-        await conn.execute(select(table.c.id).where(table.c.id == holder_id).with_for_update())
+        if not self.db.is_sqlite:  # SQLite already holds its write lock: binders are serial
+            await conn.execute(select(table.c.id).where(table.c.id == holder_id).with_for_update())
         norm = sid.casefold()
         bound = (await conn.execute(_BOUND_SIDS, {"kind": kind, "holder": holder_id})).all()
         existing = next((row.id for row in bound if row.sid_norm == norm), None)
