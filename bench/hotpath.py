@@ -44,6 +44,8 @@ from licentia.store.migrate import upgrade_async
 
 BENCH = Path(__file__).resolve().parent
 USERS = 16
+#: Extra unused keys in the app (`--licenses`): latency must stay flat as the table grows.
+EXTRA_LICENSES = 0
 _BARE = (
     *(sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_signed:app"),
     *("--workers", "2", "--loop", "uvloop", "--http", "httptools"),
@@ -65,6 +67,11 @@ async def seed(settings: Settings) -> dict[str, Any]:
         register_keys = await admin_licenses.generate_licenses(
             rt, app.app_id, "Default", lifetime=True, count=REGISTER_KEYS
         )
+        if EXTRA_LICENSES:
+            await admin_licenses.generate_batch(
+                rt, app.app_id, "Default", lifetime=True, count=EXTRA_LICENSES,
+                max_count=EXTRA_LICENSES,
+            )  # fmt: skip
         users = []
         for i in range(USERS):
             await admin_identities.create_user(
@@ -316,7 +323,7 @@ def report(bare: dict[str, Any], runs: dict[str, dict[str, dict[str, Any]]], arg
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load: {gen}, {args.connections} connections, "
-        f"{args.seconds:.0f} s per call"
+        f"{args.seconds:.0f} s per call; {USERS + REGISTER_KEYS + args.licenses} licenses"
     )
     print(
         "| setup | call | rps | p50 ms | p99 ms | vs bare | CPU µs/req | bare CPU / CPU "
@@ -348,12 +355,17 @@ async def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 2 or 1,2")
     parser.add_argument("--python-load", action="store_true", help="do not use wrk")
     parser.add_argument(
+        "--licenses", type=int, default=0, help="extra unused keys to seed (e.g. 1000000)"
+    )
+    parser.add_argument(
         "--pg-url",
         default=os.environ.get(
             "BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/licentia_hotpath"
         ),
     )
     args = parser.parse_args()
+    global EXTRA_LICENSES
+    EXTRA_LICENSES = args.licenses
     runner = Runner(args)
     bare = await runner.bare()
     runs: dict[str, dict[str, dict[str, Any]]] = {}

@@ -134,11 +134,17 @@ class Database:
                         yield conn
             return
         async with self._write_lock:
-            async with self.engine.connect() as raw:
-                conn = await raw.execution_options(licentia_write=True)
-                async with conn.begin():
-                    async with self._opened(conn):
-                        yield conn
+            async with self._locked_write() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _locked_write(self) -> AsyncIterator[AsyncConnection]:
+        """A SQLite write transaction on the threaded driver; the caller holds the lock."""
+        async with self.engine.connect() as raw:
+            conn = await raw.execution_options(licentia_write=True)
+            async with conn.begin():
+                async with self._opened(conn):
+                    yield conn
 
     @asynccontextmanager
     async def _opened(self, conn: AsyncConnection) -> AsyncIterator[None]:
@@ -165,25 +171,25 @@ class Database:
 
     @asynccontextmanager
     async def quick_write(self) -> AsyncIterator[HotConn]:
-        """`write()` for short hot-path transactions: on SQLite run on the loop thread when
-        the write lock is free at once, else (or elsewhere) exactly `write()`."""
-        quick = self._quick
-        lock = self._write_lock
-        if quick is None or lock is None or self._open_write.get() is not None or lock.locked():
+        """`write()` for short hot-path transactions. On SQLite, after the in-process write
+        lock, on the loop thread when the file's write lock is free at once; when another
+        process holds it, on the threaded driver, which waits. Elsewhere exactly `write()`."""
+        quick, lock = self._quick, self._write_lock
+        if quick is None or lock is None or self.in_write:
             async with self.write() as conn:
                 yield conn
             return
         async with lock:
-            if quick.try_begin():
-                try:
-                    yield SyncConn(quick.writer())
-                except BaseException:
-                    quick.end(commit=False)
-                    raise
-                quick.end(commit=True)
+            if not quick.try_begin():
+                async with self._locked_write() as conn:
+                    yield conn
                 return
-        async with self.write() as conn:
-            yield conn
+            try:
+                yield SyncConn(quick.writer())
+            except BaseException:
+                quick.end(commit=False)
+                raise
+            quick.end(commit=True)
 
     async def quick_execute(
         self, statement: Any, parameters: Any = None, *, via: HotConn | None = None
@@ -192,17 +198,19 @@ class Database:
 
         `via`: the open `quick_read()` connection of this task; on PostgreSQL it is in
         autocommit mode already, so the statement runs there (no second pool checkout)."""
-        if via is not None and isinstance(via, AsyncConnection) and not self.is_sqlite:
-            return await via.execute(statement, parameters)
         quick, lock = self._quick, self._write_lock
-        if quick is not None and lock is not None and not self.in_write and not lock.locked():
+        if quick is not None and lock is not None and not self.in_write:
             async with lock:
                 result = quick.try_execute(statement, parameters)
-            if result is not None:
-                return result
+                if result is None:  # another process writes: wait on the threaded driver
+                    async with self._locked_write() as conn:
+                        result = await conn.execute(statement, parameters)
+            return result
         if self.is_sqlite or self.in_write:
             async with self.write() as conn:
                 return await conn.execute(statement, parameters)
+        if via is not None and isinstance(via, AsyncConnection):
+            return await via.execute(statement, parameters)
         async with self.engine.connect() as raw:
             conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
             return await conn.execute(statement, parameters)
