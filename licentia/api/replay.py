@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from licentia.store.engine import Database
 from licentia.store.tables import replay_cache
@@ -69,10 +70,37 @@ class MemoryReplayStore:
 
 
 class DatabaseReplayStore:
+    """One statement per step: the claim is an upsert that only replaces an expired record,
+    so exactly one of any number of concurrent claims of a nonce wins, in any process."""
+
     def __init__(self, db: Database, clock: Any) -> None:
         self._db = db
         self._clock = clock
         self._next_sweep = 0.0
+        dialect_insert = sqlite_insert if db.is_sqlite else pg_insert
+        stmt = dialect_insert(replay_cache).values(
+            nonce=bindparam("b_nonce"),
+            request_id=bindparam("b_rid"),
+            body_sha256=bindparam("b_sha"),
+            expires_at=bindparam("b_exp"),
+        )
+        self._claim = stmt.on_conflict_do_update(
+            index_elements=[replay_cache.c.nonce],
+            set_={
+                "request_id": stmt.excluded.request_id,
+                "body_sha256": stmt.excluded.body_sha256,
+                "expires_at": stmt.excluded.expires_at,
+                "status": None,
+                "response_body": None,
+            },
+            where=replay_cache.c.expires_at < bindparam("b_now"),
+        )
+        self._store = (
+            update(replay_cache)
+            .where(replay_cache.c.nonce == bindparam("b_nonce"))
+            .values(status=bindparam("b_status"), response_body=bindparam("b_body"))
+        )
+        self._fetch = select(replay_cache).where(replay_cache.c.nonce == bindparam("b_nonce"))
 
     async def claim(self, nonce: str, request_id: str, body_sha256: str, ttl: int) -> Seen | None:
         now = self._clock()
@@ -80,41 +108,25 @@ class DatabaseReplayStore:
             self._next_sweep = time.monotonic() + 60
             async with self._db.write() as conn:
                 await conn.execute(delete(replay_cache).where(replay_cache.c.expires_at < now))
-        try:
-            async with self._db.write() as conn:
-                row = (
-                    await conn.execute(select(replay_cache).where(replay_cache.c.nonce == nonce))
-                ).first()
-                if row is not None and row.expires_at >= now:
-                    return _seen(row)
-                if row is not None:
-                    await conn.execute(delete(replay_cache).where(replay_cache.c.nonce == nonce))
-                await conn.execute(
-                    replay_cache.insert().values(
-                        nonce=nonce,
-                        request_id=request_id,
-                        body_sha256=body_sha256,
-                        expires_at=now + timedelta(seconds=ttl),
-                    )
-                )
-        except IntegrityError:
-            # Another worker recorded the same nonce at the same moment.
-            return await self.fetch(nonce) or Seen(request_id, "", None, None)
-        return None
+        params = {
+            "b_nonce": nonce,
+            "b_rid": request_id,
+            "b_sha": body_sha256,
+            "b_exp": now + timedelta(seconds=ttl),
+            "b_now": now,
+        }
+        won = (await self._db.quick_execute(self._claim, params)).rowcount == 1
+        if won:
+            return None
+        return await self.fetch(nonce) or Seen(request_id, "", None, None)
 
     async def store(self, nonce: str, status: int, body: bytes) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(
-                update(replay_cache)
-                .where(replay_cache.c.nonce == nonce)
-                .values(status=status, response_body=body.decode("utf-8"))
-            )
+        params = {"b_nonce": nonce, "b_status": status, "b_body": body.decode("utf-8")}
+        await self._db.quick_execute(self._store, params)
 
     async def fetch(self, nonce: str) -> Seen | None:
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(select(replay_cache).where(replay_cache.c.nonce == nonce))
-            ).first()
+        async with self._db.quick_read() as conn:
+            row = (await conn.execute(self._fetch, {"b_nonce": nonce})).first()
         return _seen(row) if row else None
 
 
@@ -129,19 +141,19 @@ class RedisReplayStore:
     def __init__(self, redis: Any, prefix: str = "licentia:nonce:") -> None:
         self._redis = redis
         self._prefix = prefix
-        self._ttl: dict[str, int] = {}
+        self._ttl = 600  # the claim's TTL, used for the answer key too (one round trip)
 
     async def claim(self, nonce: str, request_id: str, body_sha256: str, ttl: int) -> Seen | None:
         key = self._prefix + nonce
         meta = f"{request_id}\n{body_sha256}".encode()
+        self._ttl = ttl
         if await self._redis.set(key, meta, nx=True, ex=ttl):
             return None
         return await self.fetch(nonce) or Seen("", "", None, None)
 
     async def store(self, nonce: str, status: int, body: bytes) -> None:
         key = self._prefix + nonce
-        ttl = await self._redis.ttl(key)
-        await self._redis.set(key + ":r", str(status).encode() + b"\n" + body, ex=max(1, ttl))
+        await self._redis.set(key + ":r", str(status).encode() + b"\n" + body, ex=self._ttl)
 
     async def fetch(self, nonce: str) -> Seen | None:
         key = self._prefix + nonce

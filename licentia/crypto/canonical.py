@@ -71,11 +71,46 @@ def _encode(value: Any, out: list[str]) -> None:
         raise ValueError(f"type not allowed in a signed response: {type(value).__name__}")
 
 
+def _check(value: Any) -> None:
+    """The type rules of `_encode` without building text: refuse what it would refuse."""
+    if value is None or value is True or value is False or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise ValueError("integer outside the safe range")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise ValueError("object keys must be ASCII strings")
+            _check(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check(item)
+    else:
+        raise ValueError(f"type not allowed in a signed response: {type(value).__name__}")
+
+
+_FAST = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+# The only escapes the C encoder writes beyond ours are for control characters, which the
+# canonical form refuses; any sign of one (or a literal backslash before u, b or f, which
+# only looks like one) sends the value through the exact encoder above.
+_SUSPECT = ("\\u", "\\b", "\\f")
+
+
 def canonical_json(value: Any) -> bytes:
-    """Serialize `value` once, in the canonical form every SDK reproduces."""
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out).encode("utf-8")
+    """Serialize `value` once, in the canonical form every SDK reproduces.
+
+    The C JSON encoder writes the same bytes for every value the canonical form allows (keys
+    sorted by code point, compact, raw UTF-8, the five short escapes); `_check` enforces the
+    type rules first, and any text the two forms could disagree on takes the exact encoder.
+    """
+    _check(value)
+    text = _FAST.encode(value)
+    if "\\" in text and any(mark in text for mark in _SUSPECT):
+        out: list[str] = []
+        _encode(value, out)
+        text = "".join(out)
+    return text.encode("utf-8")
 
 
 def python_canonical(value: Any) -> bytes:

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.crypto.secretbox import SecretBox
+from licentia.store.engine import HotConn
 from licentia.store.tables import (
     allowed_hashes,
     apps,
@@ -104,7 +104,7 @@ class AppConfigCache:
         self._items: dict[str, AppConfig] = {}
         self._max_apps = max_apps
 
-    async def get(self, conn: AsyncConnection, row: Any) -> AppConfig:
+    async def get(self, conn: HotConn, row: Any) -> AppConfig:
         """The config of the app whose row (with `APP_COLUMNS`) was just read."""
         cached = self._items.get(row.id)
         if cached is not None and cached.rev == row.config_rev:
@@ -115,7 +115,7 @@ class AppConfigCache:
         self._items[row.id] = config
         return config
 
-    async def _load(self, conn: AsyncConnection, row: Any) -> AppConfig:
+    async def _load(self, conn: HotConn, row: Any) -> AppConfig:
         app_id = row.id
         ips = (
             await conn.execute(

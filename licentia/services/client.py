@@ -25,19 +25,19 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.rules import network_verdict, sid_verdict, version_verdict
 from licentia.domain.timeutil import LIFETIME_DATE, LIFETIME_SECONDS, iso_z
-from licentia.services import profiles
+from licentia.services import client_session, profiles
 from licentia.services.appconfig import APP_COLUMNS, AppConfig, AppConfigCache
 from licentia.services.client_calls import Call
 from licentia.services.client_limits import IdentityLimits, identity_limit
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import RateLimiter
 from licentia.services.runtime import Runtime
+from licentia.store.engine import HotConn
 from licentia.store.tables import (
     accounts,
     apps,
@@ -122,6 +122,22 @@ _IDENTITY_LOOKUP = {
     kind: _with_subscription(table).where(table.c.id == bindparam("ident"))
     for kind, table in _TABLES.items()
 }
+# validate-session reads the identity and its bound SID count in one statement.
+_IDENTITY_WITH_DEVICES = {
+    **_IDENTITY_LOOKUP,
+    **{
+        kind: _with_subscription(table)
+        .add_columns(
+            select(func.count())
+            .select_from(bindings)
+            .where(bindings.c.holder_kind == kind, bindings.c.holder_id == table.c.id)
+            .scalar_subquery()
+            .label("devices_bound")
+        )
+        .where(table.c.id == bindparam("ident"))
+        for kind, table in (("user", users), ("license", licenses))
+    },
+}
 _TOUCH = (
     update(sessions)
     .where(sessions.c.id_hash == bindparam("b_id_hash"), sessions.c.ended_at.is_(None))
@@ -193,7 +209,9 @@ class ClientService:
 
     # ------------------------------------------------------------------ shared steps
 
-    async def _open_session(self, conn: AsyncConnection, call: Call, now: datetime) -> SessionCtx:
+    async def _open_session(
+        self, conn: HotConn, call: Call, now: datetime, *, count_devices: bool = False
+    ) -> SessionCtx:
         """Steps 10 to 12: session check (1.3), request signature (0.8), app state."""
         session_id = str(call.fields["session_id"]).lower()
         if len(session_id) != 64 or not set(session_id) <= _HEX64:
@@ -221,7 +239,9 @@ class ClientService:
             raise ProtocolError(Code.SESSION_EXPIRED)
         identity: Identity | None = None
         if row.identity_kind != "none" and row.identity_id:
-            identity = await self._load_identity(conn, row.identity_kind, row.identity_id)
+            identity = await self._load_identity(
+                conn, row.identity_kind, row.identity_id, count_devices=count_devices
+            )
             if identity is None or not self._qualifies(identity, now):
                 reason = "deleted" if identity is None else "identity"
                 call.on_failure.append(self._end_session_effect(id_hash, reason))
@@ -238,7 +258,7 @@ class ClientService:
         return min(idle, absolute)  # type: ignore[no-any-return]
 
     def _end_session_effect(self, id_hash: str, reason: str) -> Any:
-        async def effect(conn: AsyncConnection) -> None:
+        async def effect(conn: HotConn) -> None:
             await conn.execute(
                 update(sessions)
                 .where(sessions.c.id_hash == id_hash, sessions.c.ended_at.is_(None))
@@ -247,8 +267,11 @@ class ClientService:
 
         return effect
 
-    async def _load_identity(self, conn: AsyncConnection, kind: str, ident: str) -> Identity | None:
-        row = (await conn.execute(_IDENTITY_LOOKUP[kind], {"ident": ident})).first()
+    async def _load_identity(
+        self, conn: HotConn, kind: str, ident: str, *, count_devices: bool = False
+    ) -> Identity | None:
+        query = (_IDENTITY_WITH_DEVICES if count_devices else _IDENTITY_LOOKUP)[kind]
+        row = (await conn.execute(query, {"ident": ident})).first()
         return Identity(kind, row) if row is not None else None
 
     @staticmethod
@@ -309,9 +332,7 @@ class ClientService:
         if code is not None:
             raise ProtocolError(code)
 
-    async def _touch(
-        self, conn: AsyncConnection, ctx: SessionCtx, now: datetime, **values: Any
-    ) -> None:
+    async def _touch(self, conn: HotConn, ctx: SessionCtx, now: datetime, **values: Any) -> None:
         """Mark a successful call (and attach an identity): only while the session is live,
         so a session ended during a password check is never revived."""
         if values:
@@ -325,13 +346,13 @@ class ClientService:
         if result.rowcount != 1:
             raise ProtocolError(Code.SESSION_EXPIRED)
 
-    async def _binding_count(self, conn: AsyncConnection, kind: str, holder_id: str) -> int:
+    async def _binding_count(self, conn: HotConn, kind: str, holder_id: str) -> int:
         result = await conn.execute(_BINDING_COUNT, {"kind": kind, "holder": holder_id})
         return int(result.scalar_one())
 
     async def _bind(
         self,
-        conn: AsyncConnection,
+        conn: HotConn,
         *,
         app: AppConfig,
         kind: str,
@@ -348,8 +369,8 @@ class ClientService:
         if not app.hwid_lock or not sid:
             return await self._binding_count(conn, kind, holder_id)
         table = users if kind == "user" else licenses
-        # Row lock on PostgreSQL (SQLite already holds its write lock): serialises binders.
-        await conn.execute(select(table.c.id).where(table.c.id == holder_id).with_for_update())
+        if not self.db.is_sqlite:  # SQLite already holds its write lock: binders are serial
+            await conn.execute(select(table.c.id).where(table.c.id == holder_id).with_for_update())
         norm = sid.casefold()
         bound = (await conn.execute(_BOUND_SIDS, {"kind": kind, "holder": holder_id})).all()
         existing = next((row.id for row in bound if row.sid_norm == norm), None)
@@ -378,7 +399,7 @@ class ClientService:
         )
         return len(bound) + 1
 
-    async def write_event(self, conn: AsyncConnection, call: Call, code: Code) -> None:
+    async def write_event(self, conn: HotConn, call: Call, code: Code) -> None:
         """One auth event per identity call that reached step 8 (2.0.6); never a password."""
         if not call.wants_event or call.event_written:
             return
@@ -415,7 +436,7 @@ class ClientService:
         """Persist what a failed call must still leave behind: its auth event, ended sessions."""
         if not call.on_failure and not (call.wants_event and not call.event_written):
             return
-        async with self.db.write() as conn:
+        async with self.db.quick_write() as conn:
             for effect in call.on_failure:
                 await effect(conn)
             await self.write_event(conn, call, code)
@@ -432,7 +453,7 @@ class ClientService:
         (0.17): from the session named by `session_id`, or in init from owner_id + app_name."""
         body = call.body
         try:
-            async with self.db.read() as conn:
+            async with self.db.quick_read() as conn:
                 if call.endpoint == "init":
                     owner_id, app_name = body.get("owner_id"), body.get("app_name")
                     if not isinstance(owner_id, str) or not isinstance(app_name, str):
@@ -472,7 +493,7 @@ class ClientService:
         f = call.fields
         now = self.clock()
         call.client_version = f["version"]
-        async with self.db.write() as conn:
+        async with self.db.quick_write() as conn:
             # One query resolves both: no owner row -> OWNER_NOT_FOUND; no app -> APP_NOT_FOUND.
             app_row = (
                 await conn.execute(
@@ -551,7 +572,7 @@ class ClientService:
         f = call.fields
         sid = self._sid(call)
         norm = f["username"].casefold()
-        async with self.db.read() as conn:
+        async with self.db.quick_read() as conn:
             ctx = await self._open_session(conn, call, self.clock())
             app = ctx.app
             await self._identity_limit(call, app, f["username"], sid)
@@ -574,7 +595,7 @@ class ClientService:
         if self.passwords.needs_rehash(user.password_hash):
             rehash = await self.passwords.hash(f["password"])
         now = self.clock()
-        async with self.db.write() as conn:
+        async with self.db.quick_write() as conn:
             ident = await self._load_identity(conn, "user", user.id)
             if ident is None:
                 raise ProtocolError(Code.USER_NOT_FOUND)
@@ -624,7 +645,7 @@ class ClientService:
         f = call.fields
         sid = self._sid(call)
         now = self.clock()
-        async with self.db.write() as conn:
+        async with self.db.quick_write() as conn:
             ctx = await self._open_session(conn, call, now)
             app = ctx.app
             await self._identity_limit(call, app, f["license_key"], sid)
@@ -715,7 +736,7 @@ class ClientService:
         f = call.fields
         sid = self._sid(call)
         norm = f["username"].casefold()
-        async with self.db.read() as conn:
+        async with self.db.quick_read() as conn:
             ctx = await self._open_session(conn, call, self.clock())
             app = ctx.app
             await self._identity_limit(call, app, f["key"], sid)
@@ -743,7 +764,7 @@ class ClientService:
         user_id = new_id()
         expiry = _license_term_expiry(lic, now)
         try:
-            async with self.db.write() as conn:
+            async with self.db.quick_write() as conn:
                 won = await conn.execute(
                     self._consume(
                         lic.id,
@@ -816,7 +837,7 @@ class ClientService:
         f = call.fields
         sid = self._sid(call)
         now = self.clock()
-        async with self.db.write() as conn:
+        async with self.db.quick_write() as conn:
             ctx = await self._open_session(conn, call, now)
             app = ctx.app
             await self._identity_limit(call, app, f["license_key"], sid)
@@ -1147,7 +1168,7 @@ class ClientService:
         )
         return {"data": data, "chats": page}
 
-    async def _channel(self, conn: AsyncConnection, app_id: str, name: str) -> Any:
+    async def _channel(self, conn: HotConn, app_id: str, name: str) -> Any:
         channel = (
             await conn.execute(
                 select(chat_channels).where(
@@ -1226,7 +1247,7 @@ class ClientService:
         }
 
     @staticmethod
-    async def _prune(conn: AsyncConnection, channel: Any) -> None:
+    async def _prune(conn: HotConn, channel: Any) -> None:
         """Keep at most `max_messages` per channel (checked on about one send in twenty, so a
         channel overshoots its limit by a few dozen messages at most)."""
         cutoff = (
@@ -1248,73 +1269,10 @@ class ClientService:
     # ------------------------------------------------------------------ validate-session
 
     async def validate_session(self, call: Call) -> dict[str, Any]:
-        now = self.clock()
-        async with self.db.write() as conn:
-            ctx = await self._open_session(conn, call, now)
-            await self._touch(conn, ctx, now)
-            devices_bound = 0
-            if ctx.identity is not None and ctx.identity.kind != "device":
-                devices_bound = await self._binding_count(
-                    conn, ctx.identity.kind, ctx.identity.row.id
-                )
-        expires = min(
-            now + timedelta(seconds=ctx.app.session_idle_timeout),
-            ctx.row.created_at + timedelta(seconds=ctx.app.session_max_lifetime),
-        )
-        body: dict[str, Any] = {"valid": True, "session_expires_at": iso_z(expires)}
-        identity = ctx.identity
-        if identity is None:
-            body["identity_type"] = "none"
-            return body
-        body["identity_type"] = identity.kind
-        row = identity.row
-        sid = ctx.row.sid or ""
-        if identity.kind == "user":
-            obj = profiles.user_object(
-                row,
-                now,
-                sid=sid or row.last_sid,
-                ip=call.client_ip,
-                last_login=row.last_login_at,
-                devices=devices_bound,
-            )
-        elif identity.kind == "license":
-            obj = profiles.license_object(
-                row,
-                now,
-                sid=sid or row.last_sid,
-                ip=call.client_ip,
-                last_login=row.last_login_at,
-                devices=devices_bound,
-            )
-        else:
-            obj = profiles.device_object(
-                row, now, sid=sid or row.hwid, ip=call.client_ip, last_login=row.last_login_at
-            )
-        body.update(profiles.profile(identity.kind, obj))
-        return body
-
-    # ------------------------------------------------------------------ blacklist/check
+        return await client_session.validate_session(self, call)
 
     async def blacklist_check(self, call: Call) -> dict[str, Any]:
-        f = call.fields
-        now = self.clock()
-        async with self.db.write() as conn:
-            ctx = await self._open_session(conn, call, now)
-            await self._touch(conn, ctx, now)
-        app = ctx.app
-        tested = str(f.get("ip") or "")
-        if _is_ip(tested):
-            # A body IP is evaluated as that address, with that address's own country.
-            code = self._network_code(call, app, tested, self.net.country(tested, {}, False))
-        else:
-            code = self._network_code(call, app)
-        if code is None:
-            sid = str(f.get("hwid") or "")
-            code = sid_verdict(sid, deny=app.sid_deny, allow=app.sid_allow)
-        if code is None:
-            return {"blacklisted": False}
-        return {"blacklisted": True, "reason": code.value, "_message_code": code}
+        return await client_session.blacklist_check(self, call)
 
 
 def _variable(key: str, value: str, updated: datetime) -> dict[str, str]:

@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from licentia.services.appconfig import AppConfig
+from licentia.store.engine import HotConn
 
-FailureEffect = Callable[[AsyncConnection], Awaitable[None]]
+FailureEffect = Callable[[HotConn], Awaitable[None]]
 
 
 @dataclass

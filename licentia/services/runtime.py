@@ -12,6 +12,7 @@ from licentia.config import Settings
 from licentia.crypto.passwords import Passwords, default_concurrency
 from licentia.crypto.secretbox import MasterKeyError, SecretBox, load_or_create_master_key
 from licentia.domain.timeutil import utcnow
+from licentia.services.procmem import release_large_allocations
 from licentia.store.engine import Database
 from licentia.store.tables import apps, signing_keys
 
@@ -28,6 +29,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
+        release_large_allocations()  # argon2id buffers go back to the OS after each use
         if settings.is_sqlite:
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         master, generated = load_or_create_master_key(

@@ -13,6 +13,10 @@ transaction through a SAVEPOINT (an exception inside the nested block undoes onl
 work), and a nested `read()` reads through the same connection, so it sees the uncommitted
 changes. A management face opens one `write()` around a service call and its audit entry:
 the entry commits exactly when the change does. The client hot path never nests.
+
+The client hot path uses `quick_read()` and `quick_write()`: the same statements without the
+per-statement thread hops of aiosqlite (see `store/quick.py`), and on PostgreSQL reads
+without `BEGIN`/`COMMIT` round trips (one statement is its own snapshot).
 """
 
 from __future__ import annotations
@@ -21,13 +25,20 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from licentia.store import textsafe
+from licentia.store.quick import QuickSqlite, SyncConn
+
+
+class HotConn(Protocol):
+    """What `quick_read()` / `quick_write()` yield: an `AsyncConnection` or a `SyncConn`."""
+
+    async def execute(self, statement: Any, parameters: Any = None, /) -> Any: ...
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -71,9 +82,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, quick: bool = True) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        database = engine.url.database or ""
+        self._quick = (
+            QuickSqlite(str(engine.url.render_as_string(hide_password=False)))
+            if quick
+            and self.is_sqlite
+            and database not in ("", ":memory:")
+            and not database.startswith("file:")
+            else None
+        )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # The write transaction open in the current task (tasks copy it when spawned: a task
         # started inside a write block must not use the database before the block ends).
@@ -114,11 +134,17 @@ class Database:
                         yield conn
             return
         async with self._write_lock:
-            async with self.engine.connect() as raw:
-                conn = await raw.execution_options(licentia_write=True)
-                async with conn.begin():
-                    async with self._opened(conn):
-                        yield conn
+            async with self._locked_write() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _locked_write(self) -> AsyncIterator[AsyncConnection]:
+        """A SQLite write transaction on the threaded driver; the caller holds the lock."""
+        async with self.engine.connect() as raw:
+            conn = await raw.execution_options(licentia_write=True)
+            async with conn.begin():
+                async with self._opened(conn):
+                    yield conn
 
     @asynccontextmanager
     async def _opened(self, conn: AsyncConnection) -> AsyncIterator[None]:
@@ -128,5 +154,68 @@ class Database:
         finally:
             self._open_write.reset(token)
 
+    @asynccontextmanager
+    async def quick_read(self) -> AsyncIterator[HotConn]:
+        """A connection for a few short reads, each statement its own committed snapshot."""
+        joined = self._open_write.get()
+        if joined is not None:
+            yield joined
+            return
+        if self._quick is not None:
+            with self._quick.reader() as sync:
+                yield SyncConn(sync)
+            return
+        async with self.engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @asynccontextmanager
+    async def quick_write(self) -> AsyncIterator[HotConn]:
+        """`write()` for short hot-path transactions. On SQLite, after the in-process write
+        lock, on the loop thread when the file's write lock is free at once; when another
+        process holds it, on the threaded driver, which waits. Elsewhere exactly `write()`."""
+        quick, lock = self._quick, self._write_lock
+        if quick is None or lock is None or self.in_write:
+            async with self.write() as conn:
+                yield conn
+            return
+        async with lock:
+            if not quick.try_begin():
+                async with self._locked_write() as conn:
+                    yield conn
+                return
+            try:
+                yield SyncConn(quick.writer())
+            except BaseException:
+                quick.end(commit=False)
+                raise
+            quick.end(commit=True)
+
+    async def quick_execute(
+        self, statement: Any, parameters: Any = None, *, via: HotConn | None = None
+    ) -> Any:
+        """One write statement, committed on its own (autocommit on PostgreSQL).
+
+        `via`: the open `quick_read()` connection of this task; on PostgreSQL it is in
+        autocommit mode already, so the statement runs there (no second pool checkout)."""
+        quick, lock = self._quick, self._write_lock
+        if quick is not None and lock is not None and not self.in_write:
+            async with lock:
+                result = quick.try_execute(statement, parameters)
+                if result is None:  # another process writes: wait on the threaded driver
+                    async with self._locked_write() as conn:
+                        result = await conn.execute(statement, parameters)
+            return result
+        if self.is_sqlite or self.in_write:
+            async with self.write() as conn:
+                return await conn.execute(statement, parameters)
+        if via is not None and isinstance(via, AsyncConnection):
+            return await via.execute(statement, parameters)
+        async with self.engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
+            return await conn.execute(statement, parameters)
+
     async def dispose(self) -> None:
+        if self._quick is not None:
+            self._quick.dispose()
         await self.engine.dispose()

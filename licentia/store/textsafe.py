@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 REPLACEMENT = "\ufffd"
@@ -62,10 +63,11 @@ def clean_parameters(parameters: Any, executemany: bool) -> Any:
     return _clean_one(parameters)
 
 
-def install(engine: AsyncEngine) -> None:
+def install(engine: AsyncEngine | Engine) -> None:
     """Clean every statement's string parameters before the driver sees them."""
+    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
-    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    @event.listens_for(sync, "before_cursor_execute", retval=True)
     def _before(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> tuple[str, Any]:
