@@ -1,12 +1,18 @@
 """`store.copy.copy_database` keeps every value of every table exactly: one synthetic row per
-table (awkward text, big integers, booleans, microsecond UTC timestamps) goes from the test
-database (SQLite, or PostgreSQL with LICENTIA_TEST_DATABASE_URL) to a fresh SQLite file and
-on to a fresh database of the test kind, and all three compare equal, row for row."""
+table (awkward text, big integers, booleans, microsecond UTC timestamps) goes from a fresh
+migrated database of the test kind (SQLite, or PostgreSQL with LICENTIA_TEST_DATABASE_URL) to
+a fresh SQLite file and on to another fresh database of the test kind, and all three compare
+equal, row for row.
+
+The source is never the worker's shared test database: its synthetic rows (a signing key and
+app secrets that no master key decrypts) would make every later test on that worker refuse to
+start with a master-key error."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from licentia.store.copy import CopyError, copied_tables, copy_database
+from licentia.store.migrate import upgrade
 from licentia.store.tables import audit_log, metadata
 from licentia.store.types import UTCDateTime
 from tests.conftest import _admin_dsn
@@ -102,9 +109,39 @@ async def fresh_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
         await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def source_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of the test kind, private to this test."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite+aiosqlite:///{tmp_path / 'source.db'}"
+        upgrade(url)
+        yield url
+        return
+    import asyncpg
+
+    name = f"licentia_copysrc_{secrets.token_hex(4)}"
+    admin = _admin_dsn(database_url)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"{database_url.rpartition('/')[0]}/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 async def test_every_value_survives_both_directions(
-    database_url: str, fresh_url: str, tmp_path: Path
+    source_url: str, fresh_url: str, tmp_path: Path
 ) -> None:
+    database_url = source_url
     source = create_async_engine(database_url, poolclass=NullPool)
     try:
         await _fill(source, secrets.token_hex(3))
