@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import typer
 from click.testing import CliRunner as ClickRunner
 from typer.testing import CliRunner
@@ -43,7 +44,11 @@ def test_help_has_no_type_placeholders() -> None:
     assert "--port" in serve and "INTEGER" in serve and "TEXT" in serve
 
 
-def test_piped_tables_keep_whole_values(install: Installation) -> None:
+def test_piped_tables_keep_whole_values(
+    install: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shell pipe does not export COLUMNS; pytest-xdist workers inherit COLUMNS=80.
+    monkeypatch.delenv("COLUMNS", raising=False)
     email = "a" * 150 + "@example.com"
     result = install.invoke("owner", "create", "--username", "wide", "--password", "pw123456")
     assert result.exit_code == 0, result.stderr
