@@ -57,6 +57,22 @@ def _admin_dsn(url: str) -> str:
 _SHARED_SCOPES = frozenset({"module", "class", "package"})
 
 
+#: Tests that do not depend on the database engine run in one pass of `./scripts/test`
+#: only: `one_pass` tests (the browser tests, HTTP connection handling) in the SQLite pass,
+#: `postgres_pass` tests (a copy whose interesting path is SQLite -> PostgreSQL) in the
+#: PostgreSQL pass. Run either pass alone with LICENTIA_TEST_EVERY_PASS=1 to keep them all.
+EVERY_PASS = os.environ.get("LICENTIA_TEST_EVERY_PASS", "") == "1"
+
+
+def _skip_in_this_pass(item: pytest.Item) -> None:
+    if EVERY_PASS:
+        return
+    if PG_URL and item.get_closest_marker("one_pass"):
+        item.add_marker(pytest.mark.skip(reason="engine-independent: runs in the SQLite pass"))
+    if not PG_URL and item.get_closest_marker("postgres_pass"):
+        item.add_marker(pytest.mark.skip(reason="runs in the PostgreSQL pass"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the tests that share a module-scoped fixture on one pytest-xdist worker.
 
@@ -66,6 +82,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     every worker that gets one of its tests.
     """
     for item in items:
+        _skip_in_this_pass(item)
         info = getattr(item, "_fixtureinfo", None)
         if info is None:
             continue

@@ -202,3 +202,7 @@ def test_chat_moderation_and_live_logs(page: Any, server: Server) -> None:
     expect(page.locator("#notice")).to_contain_text("Purged 2 entries")
     expect(page.locator("#log-table tr[data-id]")).to_have_count(0)
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

@@ -97,3 +97,7 @@ def test_post_without_csrf_token_is_refused(page: Any, server: Server) -> None:
         server.dashboard + "/apps", form={"name": "Genuine", "csrf_token": token}
     )
     assert response.status == 200
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

@@ -109,3 +109,7 @@ def test_licenses_users_devices_and_sessions(page: Any, server: Server) -> None:
     page.wait_for_url(re.compile(r"/sessions"))
     expect(page.locator("#rows")).to_contain_text("No sessions match.")
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

@@ -96,3 +96,7 @@ def test_overview_charts_and_integration(page: Any, server: Server) -> None:
     assert [(e["face"], e["target"]) for e in audit["entries"]] == [("dashboard", app_id)]  # type: ignore[index, union-attr]
     # (the browser's own favicon.ico request is a 404 and not ours to check)
     assert not [e for e in errors if "Content Security Policy" in e or "Uncaught" in e], errors
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

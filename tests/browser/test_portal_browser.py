@@ -124,3 +124,7 @@ def test_portal_of_an_app_without_it_is_404(page: Any, server: Server) -> None:
     response = page.goto(f"{server.base_url}/portal/{created['app_id']}")
     assert response is not None and response.status == 404
     assert "There is nothing here." in page.content()
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

@@ -93,3 +93,7 @@ def test_settings_flow(page: Any, server: Server) -> None:
     page.click("#delete-app")
     page.wait_for_url(re.compile(r"/dashboard/apps$"))
     assert "Tuned" not in page.locator("main").inner_text()
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

@@ -108,3 +108,7 @@ def test_team_resellers_and_reseller_keys(server: Server, page: Any, chromium: A
     finally:
         context.close()
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+#: Engine-independent (the dashboard in a browser): ./scripts/test runs it in the SQLite pass.
+pytestmark = pytest.mark.one_pass

@@ -25,7 +25,8 @@ from licentia.crypto.signing import verify
 
 from .serverproc import ServerEnv, ServerProcess, cli_prefix, free_port, stop_process
 
-pytestmark = pytest.mark.e2e
+#: HTTP connection handling, below the database: runs in the SQLite pass only.
+pytestmark = [pytest.mark.e2e, pytest.mark.one_pass]
 
 #: The soft open-files limit the servers are started with (the hard limit stays as it is).
 LOW_SOFT_LIMIT = 256

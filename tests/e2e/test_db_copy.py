@@ -71,6 +71,9 @@ def _env(tmp_path: Path, name: str, url: str, master_key: bytes | None) -> Serve
     return ServerEnv(data_dir=data_dir, database_url=url)
 
 
+# SQLite -> PostgreSQL -> SQLite is the PostgreSQL pass's; in the SQLite pass the middle
+# database would be SQLite too, and tests/store/test_copy.py checks that copy value for value.
+@pytest.mark.postgres_pass
 def test_sqlite_to_postgres_to_sqlite_keeps_shipped_builds_working(
     tmp_path: Path, middle_url: str
 ) -> None:

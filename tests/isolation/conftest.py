@@ -3,6 +3,9 @@ owner's token and Elite Key, and the victim's own under-scoped and app-limited c
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,10 +24,45 @@ from licentia.services import (
     admin_staff,
     credentials,
 )
+from licentia.store.migrate import upgrade
 from licentia.store.tables import licenses, staff_members
-from tests.conftest import FakeClock, World
+from tests.conftest import PG_URL, FakeClock, World, _admin_dsn
 from tests.isolation import state
 from tests.manage.conftest import ALL_SCOPES
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh migrated database per isolation module, instead of the worker's shared one.
+
+    A victim dump reads every row of every table and walks the ids from the owner's account:
+    on the shared database it would read what every earlier test on that worker left there
+    (thousands of rows), once per attacking call. Alone, the dump reads this module's rows.
+    """
+    if not PG_URL:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('isolation') / 'licentia.db'}"
+        upgrade(url)
+        yield url
+        return
+    import asyncpg
+
+    name = f"licentia_iso_{secrets.token_hex(4)}"
+
+    async def admin_sql(sql: str) -> None:
+        conn = await asyncpg.connect(_admin_dsn(PG_URL))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"{PG_URL.rpartition('/')[0]}/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
 
 #: Every scope there is: the attackers' tokens are not limited by their scopes.
 EVERY_SCOPE = tuple(f"{r}:{k}" for r in sorted(credentials.RESOURCES) for k in ("read", "write"))
