@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,6 +94,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(name=item.nodeid.split("::", 1)[0]))
 
 
+def _admin_sql(sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_admin_dsn(PG_URL))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str, folder: Path, *, migrate: bool = True) -> Iterator[str]:
+    """A new database of the test kind: a SQLite file in `folder`, or a PostgreSQL database
+    `<prefix>_<random>` on the test server, dropped afterwards. Migrated unless told not to.
+    Call it outside a running event loop (a sync fixture)."""
+    if not PG_URL:
+        url = f"sqlite+aiosqlite:///{folder / f'{prefix}.db'}"
+        if migrate:
+            upgrade(url)
+        yield url
+        return
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    _admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{PG_URL.rpartition('/')[0]}/{name}"
+        if migrate:
+            upgrade(url)
+        yield url
+    finally:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated database per test process: under pytest-xdist, one per worker.
@@ -99,29 +136,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     SQLite: a file under the process's own base temp directory (xdist gives each worker its
     own). PostgreSQL: `licentia_t_<worker>_<random>`, created here and dropped at the end.
     """
-    if not PG_URL:
-        path = tmp_path_factory.mktemp("db") / "licentia.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        upgrade(url)
+    with fresh_database(f"licentia_t_{xdist_worker()}", tmp_path_factory.mktemp("db")) as url:
         yield url
-        return
-    import asyncpg
-
-    name = f"licentia_t_{xdist_worker()}_{secrets.token_hex(4)}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(_admin_dsn(PG_URL))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base, _, _ = PG_URL.rpartition("/")
-    url = f"{base}/{name}"
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

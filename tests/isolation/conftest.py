@@ -3,8 +3,6 @@ owner's token and Elite Key, and the victim's own under-scoped and app-limited c
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,9 +22,8 @@ from licentia.services import (
     admin_staff,
     credentials,
 )
-from licentia.store.migrate import upgrade
 from licentia.store.tables import licenses, staff_members
-from tests.conftest import PG_URL, FakeClock, World, _admin_dsn
+from tests.conftest import FakeClock, World, fresh_database
 from tests.isolation import state
 from tests.manage.conftest import ALL_SCOPES
 
@@ -39,29 +36,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     on the shared database it would read what every earlier test on that worker left there
     (thousands of rows), once per attacking call. Alone, the dump reads this module's rows.
     """
-    if not PG_URL:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('isolation') / 'licentia.db'}"
-        upgrade(url)
+    with fresh_database("licentia_iso", tmp_path_factory.mktemp("isolation")) as url:
         yield url
-        return
-    import asyncpg
-
-    name = f"licentia_iso_{secrets.token_hex(4)}"
-
-    async def admin_sql(sql: str) -> None:
-        conn = await asyncpg.connect(_admin_dsn(PG_URL))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
-    try:
-        url = f"{PG_URL.rpartition('/')[0]}/{name}"
-        upgrade(url)
-        yield url
-    finally:
-        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 #: Every scope there is: the attackers' tokens are not limited by their scopes.

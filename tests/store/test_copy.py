@@ -10,9 +10,8 @@ start with a master-key error."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from licentia.store.copy import CopyError, copied_tables, copy_database
-from licentia.store.migrate import upgrade
 from licentia.store.tables import audit_log, metadata
 from licentia.store.types import UTCDateTime
-from tests.conftest import _admin_dsn
+from tests.conftest import fresh_database
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 
@@ -85,57 +83,17 @@ async def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-async def fresh_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+def fresh_url(tmp_path: Path) -> Iterator[str]:
     """An empty database of the test kind (not migrated: the copy migrates it)."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    import asyncpg
-
-    name = f"licentia_copy_{secrets.token_hex(4)}"
-    admin = _admin_dsn(database_url)
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    await run(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{database_url.rpartition('/')[0]}/{name}"
-    finally:
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("licentia_copy", tmp_path, migrate=False) as url:
+        yield url
 
 
 @pytest.fixture
-def source_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+def source_url(tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of the test kind, private to this test."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path / 'source.db'}"
-        upgrade(url)
+    with fresh_database("licentia_copysrc", tmp_path) as url:
         yield url
-        return
-    import asyncpg
-
-    name = f"licentia_copysrc_{secrets.token_hex(4)}"
-    admin = _admin_dsn(database_url)
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        url = f"{database_url.rpartition('/')[0]}/{name}"
-        upgrade(url)
-        yield url
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def test_every_value_survives_both_directions(
