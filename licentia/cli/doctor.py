@@ -33,7 +33,8 @@ from licentia.cli.groups import JsonOpt, app
 from licentia.config import Settings
 from licentia.configcheck import describe_database, unknown_variables
 from licentia.crypto.secretbox import MasterKeyError, SecretBox, parse_master_key
-from licentia.store.tables import apps, signing_keys
+from licentia.services.runtime import sample_secret
+from licentia.store.tables import signing_keys
 
 #: Clock difference (seconds) to the database or Redis server that is worth a warning.
 SKEW_WARN = 5.0
@@ -104,22 +105,14 @@ def _master_key(settings: Settings) -> tuple[bytes | None, Check]:
 
 async def _secrets_check(conn: AsyncConnection, key: bytes | None) -> Check | None:
     """Whether the key decrypts the database's secrets (None: nothing to compare)."""
-    row = (
-        await conn.execute(
-            select(signing_keys.c.private_enc).order_by(signing_keys.c.created_at).limit(1)
-        )
-    ).first()
-    purpose = "signing-key"
-    if row is None:
-        row = (await conn.execute(select(apps.c.secret_enc).limit(1))).first()
-        purpose = "app-secret"
-    if row is None:
+    sample = await sample_secret(conn)
+    if sample is None:
         return None
     if key is None:
         fix = "restore master.key or set LICENTIA_MASTER_KEY"
         return Check("master key", "fail", "the database holds secrets but no key is set", fix)
     try:
-        SecretBox(key).decrypt(row[0], purpose)
+        SecretBox(key).decrypt(*sample)
     except MasterKeyError:
         detail = "the master key does not decrypt this database's secrets"
         return Check("master key", "fail", detail, "restore the master key they were made with")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.config import Settings
 from licentia.crypto.passwords import Passwords, default_concurrency
@@ -15,6 +16,20 @@ from licentia.domain.timeutil import utcnow
 from licentia.services.procmem import release_large_allocations
 from licentia.store.engine import Database
 from licentia.store.tables import apps, signing_keys
+
+
+async def sample_secret(conn: AsyncConnection) -> tuple[str, str] | None:
+    """One encrypted secret of the database and its purpose, to test a master key against:
+    the oldest signing key, else an app secret (None: the database holds no secret yet)."""
+    row = (
+        await conn.execute(
+            select(signing_keys.c.private_enc).order_by(signing_keys.c.created_at).limit(1)
+        )
+    ).first()
+    if row is not None:
+        return row[0], "signing-key"
+    row = (await conn.execute(select(apps.c.secret_enc).limit(1))).first()
+    return None if row is None else (row[0], "app-secret")
 
 
 @dataclass
@@ -57,19 +72,11 @@ class Runtime:
         generated key file that does not match is removed again.
         """
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(signing_keys.c.private_enc).order_by(signing_keys.c.created_at).limit(1)
-                )
-            ).first()
-            purpose = "signing-key"
-            if row is None:
-                row = (await conn.execute(select(apps.c.secret_enc).limit(1))).first()
-                purpose = "app-secret"
-        if row is None:
+            sample = await sample_secret(conn)
+        if sample is None:
             return
         try:
-            self.box.decrypt(row[0], purpose)
+            self.box.decrypt(*sample)
         except MasterKeyError:
             if self.master_key_generated:
                 (self.settings.data_dir / "master.key").unlink(missing_ok=True)
