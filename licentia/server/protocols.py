@@ -125,6 +125,14 @@ class _Guard:
         self._arm_read_timer()
         return True
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._admit()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_read_timer()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _waiting(self) -> bool:
         """No request of this connection is in the app: it is idle, or still sending headers."""
         return (self.cycle is None or self.cycle.response_complete) and not (
@@ -176,14 +184,6 @@ class HttpToolsProtocol(_Guard, _HttpTools):
         super().__init__(*args, **kwargs)
         self._setup_guard()
         self._ignored_upgrade = False
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._admit()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_read_timer()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
@@ -260,14 +260,6 @@ class H11Protocol(_Guard, _H11):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._setup_guard()
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._admit()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_read_timer()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:
