@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+import typer.main
+import typer.testing
 from fastapi import APIRouter, FastAPI
 
 from licentia.api import app as app_module
@@ -30,6 +32,23 @@ from licentia.services import admin_apps, admin_licenses, signing_keys
 from licentia.services.ratelimit import MemoryRateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade
+
+
+# typer's CliRunner rebuilds the whole click command tree (about 170 commands, each signature
+# inspected) on every invoke: half a second of CPU before the command starts. The tree of an
+# app never changes after import, so the CLI tests build it once per app and reuse it (as
+# the console entry point builds it once per process).
+_BUILT_COMMANDS: dict[int, tuple[Any, Any]] = {}
+
+
+def _built_command(typer_app: Any) -> Any:
+    hit = _BUILT_COMMANDS.get(id(typer_app))
+    if hit is None or hit[0] is not typer_app:
+        hit = _BUILT_COMMANDS[id(typer_app)] = (typer_app, typer.main.get_command(typer_app))
+    return hit[1]
+
+
+typer.testing._get_command = _built_command  # type: ignore[attr-defined]
 
 TEST_MASTER_KEY = base64.b64encode(b"licentia-test-master-key-32bytes").decode()
 PG_URL = os.environ.get("LICENTIA_TEST_DATABASE_URL", "")

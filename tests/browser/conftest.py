@@ -50,14 +50,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         database_url, db_name = create_postgres_database(admin_url)
     else:
         database_url = sqlite_url(data_dir / "licentia.db")
+    env = ServerEnv(data_dir=data_dir, database_url=database_url)
     try:
-        env = ServerEnv(data_dir=data_dir, database_url=database_url)
         env.run("migrate")
         username = f"browser_{secrets.token_hex(3)}"
         owner = env.run_json("owner", "create", "--username", username, "--password", PASSWORD)
         with env.serve() as base_url:
             yield Server(env, base_url, username, str(owner["owner_id"]))
     finally:
+        env.close()
         if admin_url is not None and db_name is not None:
             drop_postgres_database(admin_url, db_name)
 

@@ -30,10 +30,11 @@ def e2e_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEnv]:
         database_url, db_name = create_postgres_database(admin_url)
     else:
         database_url = sqlite_url(data_dir / "licentia.db")
+    env = ServerEnv(data_dir=data_dir, database_url=database_url)
     try:
-        env = ServerEnv(data_dir=data_dir, database_url=database_url)
         env.run("migrate")
         yield env
     finally:
+        env.close()
         if admin_url is not None and db_name is not None:
             drop_postgres_database(admin_url, db_name)

@@ -1,8 +1,9 @@
 """Run the real `licentia` CLI and real `licentia serve` processes for end-to-end tests.
 
-Everything here talks to the server the way an operator and a client would: the CLI as a
-subprocess (`python -m licentia ...`, else the `licentia` console script; `--json` output parsed
-from stdout) and the server over HTTP on 127.0.0.1. No server code runs in the test process.
+Everything here talks to the server the way an operator and a client would: the CLI in a
+process of its own (one long-lived CLI process per installation, see clishell.py, or
+`python -m licentia ...` per command; `--json` output parsed from stdout) and the server over
+HTTP on 127.0.0.1. No server code runs in the test process.
 
 Settings reach the processes only through `LICENTIA_*` environment variables (see
 `ServerEnv.environ`).
@@ -17,6 +18,7 @@ import importlib.util
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +77,7 @@ class ServerEnv:
     data_dir: Path
     database_url: str
     extra: dict[str, str] = field(default_factory=dict)
+    _shell: CliShell | None = field(default=None, init=False, repr=False, compare=False)
 
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -105,7 +109,26 @@ class ServerEnv:
     # -- CLI -----------------------------------------------------------------------------
 
     def run(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        """Run `licentia <args>`; raise CliError (with stdout and stderr) on a non-zero exit."""
+        """Run `licentia <args>`; raise CliError (with stdout and stderr) on a non-zero exit.
+
+        The command runs in this installation's long-lived CLI process (tests/e2e/clishell.py:
+        the same CLI code, one command at a time, without paying the interpreter and import
+        start-up per command); `run_process` starts a process of its own instead."""
+        if self._shell is None:
+            self._shell = CliShell(self.data_dir, self.environ())
+        try:
+            proc = self._shell.run(list(args), self.environ(), timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.close()
+            raise CliError(
+                f"`licentia {' '.join(args)}` did not finish within {timeout} s"
+            ) from exc
+        return self._checked(args, proc)
+
+    def run_process(
+        self, *args: str, timeout: float = CLI_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `licentia <args>` as a process of its own (`python -m licentia ...`)."""
         argv = [*cli_prefix(), *args]
         try:
             proc = subprocess.run(
@@ -122,12 +145,24 @@ class ServerEnv:
                 f"`licentia {' '.join(args)}` did not finish within {timeout} s\n"
                 f"stdout:\n{_tail(str(exc.stdout or ''))}\nstderr:\n{_tail(str(exc.stderr or ''))}"
             ) from None
+        return self._checked(args, proc)
+
+    @staticmethod
+    def _checked(
+        args: tuple[str, ...], proc: subprocess.CompletedProcess[str]
+    ) -> subprocess.CompletedProcess[str]:
         if proc.returncode != 0:
             raise CliError(
                 f"`licentia {' '.join(args)}` exited with {proc.returncode}\n"
                 f"stdout:\n{_tail(proc.stdout)}\nstderr:\n{_tail(proc.stderr)}"
             )
         return proc
+
+    def close(self) -> None:
+        """Stop this installation's CLI process (a later `run` starts a new one)."""
+        if self._shell is not None:
+            self._shell.close()
+            self._shell = None
 
     def run_json(self, *args: str, timeout: float = CLI_TIMEOUT) -> dict[str, object]:
         """Run `licentia <args> --json` and return the one JSON object it prints on stdout."""
@@ -205,6 +240,60 @@ class ServerEnv:
             if proc is not None:
                 stop_process(proc)
             log.close()
+
+
+class CliShell:
+    """The long-lived CLI process of tests/e2e/clishell.py: one command per request."""
+
+    SCRIPT = Path(__file__).with_name("clishell.py")
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(self.SCRIPT)],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+        )
+        # Stopped with the test process at the latest (its stdin closes, it exits).
+        weakref.finalize(self, CliShell._stop, self.proc)
+
+    def run(
+        self, argv: list[str], env: dict[str, str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"argv": argv, "env": env}) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            raise subprocess.TimeoutExpired(argv, timeout)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise CliError(f"the CLI process exited with {self.proc.wait()} during {argv}")
+        answer = json.loads(line)
+        return subprocess.CompletedProcess(argv, answer["rc"], answer["stdout"], answer["stderr"])
+
+    def close(self) -> None:
+        CliShell._stop(self.proc)
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 @dataclass

@@ -107,7 +107,7 @@ class Setup:
         )  # fmt: skip
 
     def cli(self, *args: str) -> dict[str, Any]:
-        proc = self.env.run(*args, "--json")
+        proc = self.env.run_process(*args, "--json")  # its own logging, as an operator runs it
         self.cli_stderr.append(proc.stderr)
         value = json.loads(proc.stdout.strip().splitlines()[-1])
         assert isinstance(value, dict)

@@ -44,11 +44,12 @@ def env(tmp_path: Path) -> Iterator[ServerEnv]:
         "LICENTIA_METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
+    server_env = ServerEnv(data_dir=data_dir, database_url=url, extra=extra)
     try:
-        server_env = ServerEnv(data_dir=data_dir, database_url=url, extra=extra)
         server_env.run("migrate")
         yield server_env
     finally:
+        server_env.close()
         if admin_url is not None and name is not None:
             drop_postgres_database(admin_url, name)
 
