@@ -33,7 +33,6 @@ from licentia.services.ratelimit import MemoryRateLimiter
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade
 
-
 # typer's CliRunner rebuilds the whole click command tree (about 170 commands, each signature
 # inspected) on every invoke: half a second of CPU before the command starts. The tree of an
 # app never changes after import, so the CLI tests build it once per app and reuse it (as
