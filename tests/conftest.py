@@ -54,7 +54,7 @@ PG_URL = os.environ.get("LICENTIA_TEST_DATABASE_URL", "")
 
 #: argon2id parameters for every test that is not about argon2 itself: the smallest cost argon2
 #: accepts comfortably (about 0.05 ms a hash instead of 20 ms), so that the thousands of hashes
-#: the suite makes (one dummy hash per `Runtime`, plus every owner, user and password change)
+#: the suite makes (the dummy hash of unknown usernames, plus every owner, user and password change)
 #: cost nothing. tests/unit/test_argon2_defaults.py checks the production parameters.
 TEST_ARGON2_MEMORY_KIB = 64
 TEST_ARGON2_TIME_COST = 1

@@ -60,13 +60,21 @@ class Passwords:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._dummy = self._hasher.hash("licentia-dummy-password")
+        self._dummy_hash: str | None = None
         self.concurrency = concurrency if concurrency > 0 else default_concurrency()
         self._pool = _pool(self.concurrency)
         # asyncio primitives belong to one event loop: one semaphore per loop.
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+
+    @property
+    def _dummy(self) -> str:
+        """The hash unknown usernames verify against, made on first use: a CLI command or a
+        worker that never checks a password does not pay for an argon2 hash at start."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash("licentia-dummy-password")
+        return self._dummy_hash
 
     def hash_sync(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -106,8 +106,11 @@ class Setup:
             "--subscription", "Premium", "--password", s.new("CliUserPw"), "--lifetime",
         )  # fmt: skip
 
-    def cli(self, *args: str) -> dict[str, Any]:
-        proc = self.env.run_process(*args, "--json")  # its own logging, as an operator runs it
+    def cli(self, *args: str, process: bool = False) -> dict[str, Any]:
+        """`licentia <args> --json`; with `process`, in a process of its own started with the
+        test's LICENTIA_* variables, as an operator runs it (the trace-level commands)."""
+        run = self.env.run_process if process else self.env.run
+        proc = run(*args, "--json")
         self.cli_stderr.append(proc.stderr)
         value = json.loads(proc.stdout.strip().splitlines()[-1])
         assert isinstance(value, dict)
@@ -280,8 +283,8 @@ def drive_portal(http: httpx.Client, st: Setup, s: Secrets) -> None:
 
 def drive_cli(st: Setup, s: Secrets) -> None:
     st.cli("user", "reset-password", "--app", st.app_id, "cli_user",
-           "--password", s.new("CliResetPw"))  # fmt: skip
-    st.cli("license", "info", "--app", st.app_id, s.values["KeyCli"])
+           "--password", s.new("CliResetPw"), process=True)  # fmt: skip
+    st.cli("license", "info", "--app", st.app_id, s.values["KeyCli"], process=True)
     st.cli_failing("user", "create", "--app", st.app_id, "--username", "cli_user2",
                    "--subscription", "NoSuchSub", "--password", s.new("CliFailPw"))  # fmt: skip
     st.cli_failing("owner", "create", "--username", st.owner_name, "--password", s.new("DupPw"))

@@ -105,3 +105,13 @@ def test_runtime_uses_the_setting(tmp_path: object) -> None:
     assert Runtime.build(settings).passwords.concurrency == 3
     auto = Settings(data_dir=tmp_path, workers=2, argon2_memory_kib=64, argon2_time_cost=1)
     assert Runtime.build(auto).passwords.concurrency == default_concurrency(2)
+
+
+def test_unknown_user_verifies_against_a_dummy_hash_made_on_first_use() -> None:
+    pw = Passwords(time_cost=1, memory_kib=64)
+    assert pw._dummy_hash is None  # building a Runtime (every CLI command) hashes nothing
+    assert pw.verify_sync(None, "licentia-dummy-password") is False
+    dummy = pw._dummy_hash
+    assert dummy is not None and dummy.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+    assert pw.verify_sync(None, "other") is False
+    assert pw._dummy_hash == dummy  # made once
