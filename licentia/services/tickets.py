@@ -119,10 +119,8 @@ def build_claims(
 
 
 async def _active_key(rt: Runtime) -> SigningKey:
-    key = await signing_keys.load_active(rt)
-    if key is None:  # the server creates one at start; refuse rather than sign with nothing
-        raise ProtocolError(Code.INTERNAL)
-    return key
+    """The server's active signing key (created on first use, as the server start does)."""
+    return await signing_keys.ensure_active(rt)
 
 
 def _at(seconds: int) -> str:
