@@ -114,7 +114,10 @@ async def test_signature_always_checked(api: Api, wire: Wire) -> None:
         headers = {k: v for k, v in response.headers.items() if k != "content-length"}
         return httpx.Response(response.status_code, headers=headers, content=content)
 
-    for alter, code in ((swap_echo, "AUTH_REQUEST_MISMATCH"), (alter_body, "AUTH_INVALID_SIGNATURE")):
+    for alter, code in (
+        (swap_echo, "AUTH_REQUEST_MISMATCH"),
+        (alter_body, "AUTH_INVALID_SIGNATURE"),
+    ):
         wire.alter = alter
         async with make_client(api, wire) as client:
             with pytest.raises(ResponseError) as err:

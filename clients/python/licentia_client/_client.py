@@ -62,7 +62,9 @@ class Client(Core):
                     raise _transport_error(exc) from exc
                 time.sleep(self.retry_backoff * 2**attempt)
                 continue
-            return self.finish(op, prepared, response.status_code, response.headers, response.content)
+            return self.finish(
+                op, prepared, response.status_code, response.headers, response.content
+            )
         raise AssertionError("unreachable")
 
     def _send(self, prepared: Prepared) -> httpx.Response:
@@ -170,7 +172,9 @@ class AsyncClient(Core):
                     raise _transport_error(exc) from exc
                 await asyncio.sleep(self.retry_backoff * 2**attempt)
                 continue
-            return self.finish(op, prepared, response.status_code, response.headers, response.content)
+            return self.finish(
+                op, prepared, response.status_code, response.headers, response.content
+            )
         raise AssertionError("unreachable")
 
     async def _send(self, prepared: Prepared) -> httpx.Response:

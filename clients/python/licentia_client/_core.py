@@ -111,8 +111,12 @@ class Core:
             "x-v2-timestamp": ts,
         }
         if self.sign_requests and self.secret:
-            headers["x-v2-signature"] = request_signature(self.secret, ts, request_id, nonce, content)
-        return Prepared(f"{self.api}/{op.endpoint}", content, headers, request_id, nonce, op.endpoint)
+            headers["x-v2-signature"] = request_signature(
+                self.secret, ts, request_id, nonce, content
+            )
+        return Prepared(
+            f"{self.api}/{op.endpoint}", content, headers, request_id, nonce, op.endpoint
+        )
 
     def finish(self, op: Op[T], prepared: Prepared, status: int, headers: Any, body: bytes) -> T:
         """Verify, then parse: nothing of an unverified response is ever used."""
@@ -193,9 +197,7 @@ class Core:
     def op_log(self, message: str) -> Op[str]:
         return Op("logs", {"message": message}, _message)
 
-    def op_get_chats(
-        self, channel: str, limit: int | None, cursor: str | None
-    ) -> Op[m.ChatPage]:
+    def op_get_chats(self, channel: str, limit: int | None, cursor: str | None) -> Op[m.ChatPage]:
         fields = {"channel_name": channel, "limit": limit, "cursor": cursor or None}
         return Op("chats/get", fields, m.ChatPage.parse)
 
