@@ -25,7 +25,13 @@ from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.timeutil import iso_z
 from licentia.services import signing_keys
-from licentia.services.admin_common import AdminError, check_identity_text, load_app, trim
+from licentia.services.admin_common import (
+    AdminError,
+    check_identity_text,
+    check_norm_length,
+    load_app,
+    trim,
+)
 from licentia.services.appconfig import APP_COLUMNS
 from licentia.services.client_calls import Call
 from licentia.services.runtime import Runtime
@@ -240,6 +246,7 @@ def _check_file_input(hwid: str, days: int) -> str:
     if not 1 <= len(hwid) <= 128:
         raise AdminError("INVALID_INPUT", "hwid must be 1 to 128 characters", ["hwid"])
     check_identity_text(hwid, "hwid")
+    check_norm_length(hwid, "hwid", 128)  # the binding stores its case-folded twin
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_FILE_DAYS:
         raise AdminError("INVALID_INPUT", f"days must be 1 to {MAX_FILE_DAYS}", ["days"])
     return hwid

@@ -161,7 +161,13 @@ async def test_license_file_binds_activates_and_checks(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("hwid", "days", "field"),
-    [("", 5, "hwid"), ("a<b", 5, "hwid"), ("HW", 0, "days"), ("HW", 36_501, "days")],
+    [
+        ("", 5, "hwid"),
+        ("a<b", 5, "hwid"),
+        ("ß" * 100, 5, "hwid"),
+        ("HW", 0, "days"),
+        ("HW", 36_501, "days"),
+    ],
 )
 async def test_license_file_input(api: Api, hwid: str, days: int, field: str) -> None:
     key = await api.key()
