@@ -154,6 +154,13 @@ async def test_retry_reuses_the_nonce(api: Api, wire: Wire) -> None:
         wire.lose_answers = 1
         await api.channel("general", send_delay=0)
         await client.send_chat("general", "once")
+        # An unsigned 503 from a proxy in between is retried too, with the same nonce.
+        wire.alter = lambda r: httpx.Response(503, content=b"<html>busy</html>")
+        with pytest.raises(TransportError):
+            await client.validate_session()
+        nonces = {r.headers["x-v2-nonce"] for r in wire.sent[-3:]}
+        assert len(nonces) == 1 and wire.sent[-3].content == wire.sent[-1].content
+        wire.alter = None
         wire.lose_answers = 5
         with pytest.raises(TransportError) as lost:
             await client.validate_session()

@@ -1,7 +1,7 @@
 """`Client` (blocking) and `AsyncClient` (asyncio) over httpx: the I/O around `Core`.
 
-Retries: a request that fails in transit (connection error, timeout) is sent again with the
-very same bytes, nonce and request id, up to `retries` times; the server answers a repeated
+Retries: a request that fails in transit (connection error, timeout, or an unsigned 502, 503
+or 504 from a proxy in between) is sent again with the very same bytes, nonce and request id, up to `retries` times; the server answers a repeated
 nonce with the response it stored for the first attempt (client protocol 0.7), so a retry
 never logs in twice, redeems a key twice or posts a chat message twice.
 """
@@ -20,6 +20,16 @@ from licentia_client._core import Core, Op, Prepared
 from licentia_client._errors import TransportError
 
 T = TypeVar("T")
+
+
+class _Unanswered(httpx.TransportError):
+    """An unsigned 502/503/504: a proxy in between answered, not the server (retry it)."""
+
+
+def _check_answered(response: httpx.Response) -> httpx.Response:
+    if response.status_code in (502, 503, 504) and "x-v2-signature" not in response.headers:
+        raise _Unanswered(f"HTTP {response.status_code} from an intermediary")
+    return response
 
 
 def _transport_error(exc: httpx.TransportError) -> TransportError:
@@ -68,7 +78,8 @@ class Client(Core):
         raise AssertionError("unreachable")
 
     def _send(self, prepared: Prepared) -> httpx.Response:
-        return self._http.post(prepared.url, content=prepared.content, headers=prepared.headers)
+        response = self._http.post(prepared.url, content=prepared.content, headers=prepared.headers)
+        return _check_answered(response)
 
     def fetch_public_key(self) -> dict[str, Any]:
         """`GET /public-key` (unsigned: compare it with the key you pinned, never trust it)."""
@@ -178,9 +189,10 @@ class AsyncClient(Core):
         raise AssertionError("unreachable")
 
     async def _send(self, prepared: Prepared) -> httpx.Response:
-        return await self._http.post(
+        response = await self._http.post(
             prepared.url, content=prepared.content, headers=prepared.headers
         )
+        return _check_answered(response)
 
     async def fetch_public_key(self) -> dict[str, Any]:
         try:
