@@ -20,6 +20,7 @@ from licentia_client import (
     TicketRejectedError,
     TicketStore,
     TransportError,
+    UpdateRequiredError,
     verify_ticket,
 )
 from sqlalchemy import func, select
@@ -86,6 +87,12 @@ async def test_error_tree(api: Api, wire: Wire) -> None:
         await admin_identities.ban_user(api.rt, api.app_id, "xela")
         with pytest.raises(SessionError):
             await client.send_chat("quiet", "x")
+    await api.set("latest_version", "2.0.0")
+    async with make_client(api, wire) as old:
+        with pytest.raises(UpdateRequiredError) as update:
+            await old.init()
+        assert update.value.status == 426 and update.value.update["latest_version"] == "2.0.0"
+    await api.set("latest_version", "")
     async with make_client(api, wire, secret="0" * 64) as bad:
         with pytest.raises(AppError) as wrong_secret:
             await bad.init()
