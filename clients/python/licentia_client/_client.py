@@ -1,9 +1,10 @@
 """`Client` (blocking) and `AsyncClient` (asyncio) over httpx: the I/O around `Core`.
 
 Retries: a request that fails in transit (connection error, timeout, or an unsigned 502, 503
-or 504 from a proxy in between) is sent again with the very same bytes, nonce and request id, up to `retries` times; the server answers a repeated
-nonce with the response it stored for the first attempt (client protocol 0.7), so a retry
-never logs in twice, redeems a key twice or posts a chat message twice.
+or 504 from a proxy in between) is sent again with the very same bytes, nonce and request id,
+up to `retries` times; the server answers a repeated nonce with the response it stored for the
+first attempt (client protocol 0.7), so a retry never logs in twice, redeems a key twice or
+posts a chat message twice.
 """
 
 from __future__ import annotations
