@@ -23,6 +23,7 @@ from licentia.crypto import tickets
 from licentia.crypto.signing import SigningKey
 from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
+from licentia.domain.rules import sid_verdict
 from licentia.domain.timeutil import iso_z
 from licentia.services import signing_keys
 from licentia.services.admin_common import (
@@ -217,16 +218,35 @@ async def check_ticket(svc: ClientService, call: Call) -> dict[str, Any]:
         if not claims["nbf"] - svc.rt.settings.replay_window <= _seconds(now) < claims["exp"]:
             raise ProtocolError(Code.TICKET_EXPIRED)
         found = (await conn.execute(_IDENTITY_LOOKUP[kind], {"ident": ident_id})).first()
-    if found is not None and str(found.app_id) != app_id:
-        found = None
-    code = _state_code(kind_key, found, now)
-    if code is not None:
-        raise ProtocolError(code)
+        if found is not None and str(found.app_id) != app_id:
+            found = None
+        code = _state_code(kind_key, found, now)
+        if code is not None:
+            raise ProtocolError(code)
+        ticket_sid = str(claims["sid"])
+        code = sid_verdict(ticket_sid, deny=app.sid_deny, allow=app.sid_allow)
+        if code is not None:  # the vendor blocked the machine since
+            raise ProtocolError(code)
+        if not await _still_bound(conn, app.hwid_lock, kind, ident_id, ticket_sid):
+            raise ProtocolError(Code.INVALID_TICKET)
     return {
         "valid": True,
         "identity_type": kind,
         "expires_at": _at(claims["exp"]),
     }
+
+
+async def _still_bound(conn: Any, hwid_lock: bool, kind: str, holder: str, sid: str) -> bool:
+    """Under `hwid_lock`, a user's or key's ticket needs its machine still bound: a vendor's
+    HWID reset unbinds it, and the program must log in (and bind) again."""
+    if not hwid_lock or not sid or kind not in ("user", "license"):
+        return True
+    query = select(bindings.c.id).where(
+        bindings.c.holder_kind == kind,
+        bindings.c.holder_id == holder,
+        bindings.c.sid_norm == sid.casefold(),
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
 
 
 # -- license files (vendor faces) --------------------------------------------------------

@@ -10,7 +10,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from licentia.crypto import tickets
-from licentia.services import admin_apps, admin_identities, admin_licenses, signing_keys
+from licentia.services import (
+    admin_apps,
+    admin_identities,
+    admin_licenses,
+    admin_rules,
+    signing_keys,
+)
 from licentia.services import tickets as ticket_service
 from licentia.services.admin_common import AdminError
 from tests.api.conftest import Api, expect_error, expect_ok
@@ -151,6 +157,14 @@ async def test_license_file_binds_activates_and_checks(api: Api) -> None:
     with pytest.raises(AdminError) as err:
         await ticket_service.license_file(api.rt, api.app_id, key, "HW-AIR-2", 30)
     assert err.value.code == "DEVICE_LIMIT_REACHED"
+    expect_ok(await api.post("ticket/check", {"ticket": made.ticket}), "ticket/check")
+    # A blocked machine, then an HWID reset, end the file's online validity.
+    await admin_rules.add_sid_rule(api.rt, api.app_id, "hw-air-1", "deny")
+    expect_error(await api.post("ticket/check", {"ticket": made.ticket}), "SID_BLOCKED")
+    await admin_rules.remove_sid_rule(api.rt, api.app_id, "HW-AIR-1", "deny")
+    await admin_licenses.reset_license_hwid(api.rt, api.app_id, key)
+    expect_error(await api.post("ticket/check", {"ticket": made.ticket}), "INVALID_TICKET")
+    await ticket_service.license_file(api.rt, api.app_id, key, "HW-AIR-1", 30)
     expect_ok(await api.post("ticket/check", {"ticket": made.ticket}), "ticket/check")
     await admin_licenses.ban_license(api.rt, api.app_id, key)
     expect_error(await api.post("ticket/check", {"ticket": made.ticket}), "LICENSE_BANNED")
