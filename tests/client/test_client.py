@@ -10,6 +10,7 @@ import pytest
 from licentia_client import (
     AccountStateError,
     AppError,
+    BlockedError,
     CredentialError,
     ForbiddenError,
     NotFoundError,
@@ -25,7 +26,7 @@ from licentia_client import (
 )
 from sqlalchemy import func, select
 
-from licentia.services import admin_content, admin_identities
+from licentia.services import admin_content, admin_identities, admin_rules
 from licentia.store.tables import chat_messages, users
 from tests.api.conftest import Api
 from tests.client.conftest import Wire, make_client
@@ -82,6 +83,10 @@ async def test_error_tree(api: Api, wire: Wire) -> None:
         with pytest.raises(SessionError) as login_required:
             await client.set_variable("motd", "x")
         assert login_required.value.code == "LOGIN_REQUIRED"
+        await admin_rules.add_sid_rule(api.rt, api.app_id, "BAD-PC", "deny")
+        with pytest.raises(BlockedError) as blocked:
+            await client.login("xela", "pw-xela", hwid="bad-pc")
+        assert blocked.value.code == "SID_BLOCKED" and blocked.value.status == 403
         await client.login("xela", "pw-xela", hwid="H")
         await api.channel("quiet", send_delay=0)
         await admin_identities.ban_user(api.rt, api.app_id, "xela")
