@@ -1,4 +1,4 @@
-"""`license export` and `license import`: a full export imports into another app.
+"""`license export`, `license import` (a full export imports into another app), `license file`.
 
 Output files are checked before any work and written at once (`cli.outputs`).
 """
@@ -30,7 +30,8 @@ from licentia.cli.licenses import (
     _progress,
 )
 from licentia.cli.outputs import check_output, write_output
-from licentia.services import transfer
+from licentia.domain.timeutil import iso_z
+from licentia.services import tickets, transfer
 from licentia.services.runtime import Runtime
 
 # -- licenses: export, import ------------------------------------------------------------
@@ -105,3 +106,43 @@ def license_import(
 
     result = run(ctx, json_out, work)
     show(json_out, {"imported": result.count, "batch_id": result.batch_id})
+
+
+# -- licenses: offline license file (docs/tickets.md) ------------------------------------
+
+
+@license_app.command("file")
+def license_file(
+    ctx: typer.Context,
+    app_id: AppOpt,
+    key: Annotated[str, typer.Option("--key", help="License key the file is for.")],
+    hwid: Annotated[str, typer.Option("--hwid", help="HWID/SID of the air-gapped machine.")],
+    days: Annotated[int, typer.Option("--days", help="Days the file is valid (1 to 36500).")],
+    output: OutputOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign an offline license file for one key and one machine (verifiable offline).
+
+    An unused key is activated and the HWID is bound within the key's device limit.
+    """
+    check_output(json_out, output)
+
+    async def work(rt: Runtime) -> tickets.LicenseFile:
+        async with rt.db.write():
+            made = await tickets.license_file(rt, app_id, key, hwid, days)
+            changes = {"hwid": [None, made.hwid], "expires_at": [None, iso_z(made.expires_at)]}
+            await _audit(rt, app_id, "license.file", "license", made.key, changes)
+        return made
+
+    made = run(ctx, json_out, work)
+    if output is None and not json_out:
+        typer.echo(made.ticket)
+        return
+    if output is not None:
+        write_output(json_out, output, made.ticket + "\n")
+    result = {"key": made.key, "hwid": made.hwid, "expires_at": iso_z(made.expires_at)}
+    if output is None:
+        result["ticket"] = made.ticket
+    else:
+        result["output"] = str(output)
+    show(json_out, result)

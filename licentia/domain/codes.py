@@ -67,6 +67,10 @@ class Code(StrEnum):
     CHANNEL_NOT_FOUND = "CHANNEL_NOT_FOUND"
     USERNAME_NOT_LINKED = "USERNAME_NOT_LINKED"
     USER_MUTED = "USER_MUTED"
+    # Offline tickets (Licentia extension, docs/tickets.md).
+    TICKETS_DISABLED = "TICKETS_DISABLED"
+    INVALID_TICKET = "INVALID_TICKET"
+    TICKET_EXPIRED = "TICKET_EXPIRED"
 
 
 # code -> (HTTP status, default message)
@@ -128,6 +132,9 @@ _TABLE: dict[Code, tuple[int, str]] = {
     Code.CHANNEL_NOT_FOUND: (404, "Chat channel not found"),
     Code.USERNAME_NOT_LINKED: (403, "You must be logged in with a user account to chat"),
     Code.USER_MUTED: (403, "You are muted in this channel"),
+    Code.TICKETS_DISABLED: (403, "Offline tickets are not enabled for this application"),
+    Code.INVALID_TICKET: (401, "The ticket is invalid"),
+    Code.TICKET_EXPIRED: (401, "The ticket has expired"),
 }
 
 #: Codes whose message an app may never override.
@@ -149,6 +156,8 @@ SUCCESS_MESSAGES: dict[str, str] = {
     "chats/send": "Message sent successfully",
     "validate-session": "Session is valid",
     "blacklist/check": "Login success",
+    "ticket": "Ticket issued",
+    "ticket/check": "Ticket is valid",
 }
 
 

@@ -338,6 +338,8 @@ INT_SETTINGS: dict[str, tuple[int, int]] = {
     "session_idle_timeout": (1, INT32_MAX),
     "session_max_lifetime": (1, INT32_MAX),
     "log_retention_days": (1, 36_500),
+    # Offline session tickets (docs/tickets.md): at most 30 days; 0 turns them off.
+    "offline_ticket_ttl": (0, 30 * 86_400),
 }
 
 TEXT_SETTINGS = frozenset(

@@ -47,6 +47,7 @@ APP_COLUMNS = (
     apps.c.auto_update_enabled,
     apps.c.reminder_message,
     apps.c.changelog,
+    apps.c.offline_ticket_ttl,
     apps.c.secret_enc,
 )
 
@@ -79,6 +80,7 @@ class AppConfig:
     reminder_message: str
     changelog: str
     secret: bytes
+    offline_ticket_ttl: int = 0
     ip_allow: list[IPNetwork] = field(default_factory=list)
     ip_deny: list[IPNetwork] = field(default_factory=list)
     sid_allow: frozenset[str] = frozenset()
@@ -168,6 +170,7 @@ class AppConfigCache:
             reminder_message=row.reminder_message,
             changelog=row.changelog,
             secret=self._box.decrypt(row.secret_enc, "app-secret"),
+            offline_ticket_ttl=row.offline_ticket_ttl,
             ip_allow=_networks([r.value for r in ips if r.list == "allow"]),
             ip_deny=_networks([r.value for r in ips if r.list == "deny"]),
             sid_allow=frozenset(r.sid_norm for r in sids if r.list == "allow"),

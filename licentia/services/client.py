@@ -30,7 +30,7 @@ from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.rules import network_verdict, sid_verdict, version_verdict
 from licentia.domain.timeutil import LIFETIME_DATE, LIFETIME_SECONDS, iso_z
-from licentia.services import client_session, profiles
+from licentia.services import client_session, profiles, tickets
 from licentia.services.appconfig import APP_COLUMNS, AppConfig, AppConfigCache
 from licentia.services.client_calls import Call
 from licentia.services.client_limits import IdentityLimits, identity_limit
@@ -1273,6 +1273,12 @@ class ClientService:
 
     async def blacklist_check(self, call: Call) -> dict[str, Any]:
         return await client_session.blacklist_check(self, call)
+
+    async def ticket(self, call: Call) -> dict[str, Any]:
+        return await tickets.session_ticket(self, call)
+
+    async def ticket_check(self, call: Call) -> dict[str, Any]:
+        return await tickets.check_ticket(self, call)
 
 
 def _variable(key: str, value: str, updated: datetime) -> dict[str, str]:

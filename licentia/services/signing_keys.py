@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from licentia.crypto.secretbox import SecretBox
-from licentia.crypto.signing import SigningKey
+from licentia.crypto.signing import SPKI_PREFIX, SigningKey
 from licentia.services.runtime import Runtime
 from licentia.store.tables import signing_keys
 
@@ -131,4 +132,15 @@ async def list_keys(rt: Runtime) -> list[KeyInfo]:
         out.append(
             KeyInfo(kid=row.kid, status=row.status, pem=key_pem, der_base64=row.public_der_b64)
         )
+    return out
+
+
+async def public_keys(rt: Runtime) -> dict[str, Ed25519PublicKey]:
+    """kid -> public key of every key the server has had (offline tickets name theirs)."""
+    async with rt.db.read() as conn:
+        rows = (await conn.execute(select(signing_keys.c.kid, signing_keys.c.public_der_b64))).all()
+    out: dict[str, Ed25519PublicKey] = {}
+    for row in rows:
+        raw = base64.b64decode(row.public_der_b64)[len(SPKI_PREFIX) :]
+        out[row.kid] = Ed25519PublicKey.from_public_bytes(raw)
     return out

@@ -95,6 +95,8 @@ apps = Table(
     Column("auto_update_enabled", Boolean, nullable=False, server_default=false()),
     Column("reminder_message", String(200), nullable=False, server_default=""),
     Column("changelog", Text, nullable=False, server_default=""),
+    # (migration 0007) lifetime of offline session tickets in seconds; 0 = no tickets
+    Column("offline_ticket_ttl", Integer, nullable=False, server_default=text("0")),
     # Bumped by every change to the app's settings or rules; lets workers cache rules safely.
     Column("config_rev", Integer, nullable=False, server_default=text("1")),
     Column("created_at", UTCDateTime, nullable=False),

@@ -162,6 +162,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
         routes_overview,
         routes_settings,
         routes_team,
+        routes_tickets,
     )
 
     dash = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -174,6 +175,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.include_router(routes_team.router)
     dash.include_router(routes_content.router)
     dash.include_router(routes_settings.router)
+    dash.include_router(routes_tickets.router)  # before the generic license action route
     dash.include_router(routes_identities.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)

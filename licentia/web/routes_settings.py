@@ -94,6 +94,14 @@ _SETTING_INFO: dict[str, tuple[str, str, str, str]] = {
         "A client session expires this long after init, however active.",
         "seconds",
     ),
+    "offline_ticket_ttl": (
+        "Client sessions",
+        "Offline ticket lifetime",
+        "A logged-in program may fetch a signed ticket (POST /api/v2/ticket) that lets it start "
+        "offline for this long. 0 turns tickets off; at most 30 days. A ban cannot reach an "
+        "offline machine before the ticket ends.",
+        "seconds",
+    ),
     "require_request_signature": (
         "Client sessions",
         "Require request signatures",

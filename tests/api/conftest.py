@@ -90,6 +90,10 @@ SPEC_CODES: dict[str, tuple[int, str]] = {
     "CHANNEL_NOT_FOUND": (404, "Chat channel not found"),
     "USERNAME_NOT_LINKED": (403, "You must be logged in with a user account to chat"),
     "USER_MUTED": (403, "You are muted in this channel"),
+    # docs/tickets.md (Licentia extension, not in the AuthlyX spec)
+    "TICKETS_DISABLED": (403, "Offline tickets are not enabled for this application"),
+    "INVALID_TICKET": (401, "The ticket is invalid"),
+    "TICKET_EXPIRED": (401, "The ticket has expired"),
 }
 
 #: Section 2: default success message per canonical endpoint.
@@ -108,6 +112,12 @@ OK_MESSAGES: dict[str, str] = {
     "chats/send": "Message sent successfully",
     "validate-session": "Session is valid",
     "blacklist/check": "Login success",
+}
+
+#: docs/tickets.md: the offline-ticket extension's success messages.
+EXTENSION_OK_MESSAGES: dict[str, str] = {
+    "ticket": "Ticket issued",
+    "ticket/check": "Ticket is valid",
 }
 
 ALIASES = {
@@ -344,7 +354,8 @@ def expect_ok(
     assert response.status_code == 200, response.text
     assert body["success"] is True and body["code"] == "OK"
     canon = canonical_endpoint(endpoint)
-    assert body["message"] == (OK_MESSAGES[canon] if message is None else message)
+    default = {**OK_MESSAGES, **EXTENSION_OK_MESSAGES}[canon]
+    assert body["message"] == (default if message is None else message)
     return body  # type: ignore[no-any-return]
 
 

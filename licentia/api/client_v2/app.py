@@ -182,6 +182,8 @@ class ClientApi:
             "chats/send": service.chats_send,
             "validate-session": service.validate_session,
             "blacklist/check": service.blacklist_check,
+            "ticket": service.ticket,
+            "ticket/check": service.ticket_check,
         }
 
     # -------------------------------------------------------------- ASGI entry

@@ -91,6 +91,9 @@ FIELDS: dict[str, tuple[F, ...]] = {
         F("hwid", synonyms=("sid",), max_len=128),
         F("ip", synonyms=("ip_address",), advisory=True),
     ),
+    # Licentia extension: offline tickets (docs/tickets.md).
+    "ticket": (SESSION,),
+    "ticket/check": (F("ticket", required=True, trim=True, max_len=4096), SID),
 }
 
 ALIASES = {

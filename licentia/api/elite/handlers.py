@@ -195,6 +195,7 @@ _APP_EDITABLE = (
     "require_request_signature",
     "session_idle_timeout",
     "session_max_lifetime",
+    "offline_ticket_ttl",
 )
 
 
@@ -208,6 +209,8 @@ async def app_edit(ctx: Context) -> Result:
     for name in wanted:
         if name.startswith("session_"):
             wanted[name] = p.integer(name, low=1)
+        elif name == "offline_ticket_ttl":
+            wanted[name] = p.integer(name, low=0)
         else:
             wanted[name] = p.boolean(name)
     ctx.on("app", ctx.app.name)

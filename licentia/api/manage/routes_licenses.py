@@ -23,7 +23,8 @@ from licentia.api.manage import schemas_licenses as sl
 from licentia.api.manage.auth import Ctx, Guard
 from licentia.api.manage.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from licentia.api.manage.routing import api_fields, state_changes, term_args
-from licentia.services import admin, transfer, views_licenses
+from licentia.domain.timeutil import iso_z
+from licentia.services import admin, tickets, transfer, views_licenses
 from licentia.services.admin_common import AdminError
 from licentia.services.views_licenses import LicenseFilter
 
@@ -131,6 +132,7 @@ def register(router: APIRouter, guard: Guard) -> None:
         _license_action(router, guard, action)
     for action in ("extend", "shorten"):
         _license_shift(router, guard, action)
+    _license_file(router, guard)
 
 
 # -- subscriptions -----------------------------------------------------------------------
@@ -624,3 +626,24 @@ def _license_shift(router: APIRouter, guard: Guard, action: str) -> None:
         summary=f"{action.capitalize()} a license (days or a new date)",
         name=f"license_{action}",
     )
+
+
+def _license_file(router: APIRouter, guard: Guard) -> None:
+    @router.post(
+        "/apps/{app_id}/licenses/{key}/file",
+        response_model=sl.LicenseFileOut,
+        tags=["licenses"],
+        summary="Sign an offline license file for one machine (activates an unused key)",
+    )
+    async def license_file(
+        ctx: Annotated[Ctx, Depends(guard.app("license.file"))],
+        key: str,
+        body: sl.LicenseFileIn,
+    ) -> Any:
+        assert ctx.app_id is not None
+        made = await tickets.license_file(ctx.rt, ctx.app_id, key, body.hwid, body.days)
+        changes = {"hwid": [None, made.hwid], "expires_at": [None, iso_z(made.expires_at)]}
+        await ctx.audit(target_type="license", target=made.key, changes=changes)
+        return sl.LicenseFileOut(
+            key=made.key, hwid=made.hwid, expires_at=made.expires_at, ticket=made.ticket
+        )

@@ -48,6 +48,7 @@ class AppSettings(BaseModel):
     session_idle_timeout: int
     session_max_lifetime: int
     log_retention_days: int
+    offline_ticket_ttl: int
     url_prefix: str
     blocked_countries: str
     latest_version: str
@@ -94,6 +95,7 @@ class AppPatch(Strict):
     session_idle_timeout: int | None = None
     session_max_lifetime: int | None = None
     log_retention_days: int | None = None
+    offline_ticket_ttl: int | None = None
     url_prefix: str | None = None
     blocked_countries: str | None = None
     latest_version: str | None = None

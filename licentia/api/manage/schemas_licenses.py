@@ -148,3 +148,17 @@ class LicensesDeleted(BaseModel):
 class LicenseImported(BaseModel):
     count: int
     batch_id: str
+
+
+class LicenseFileIn(Strict):
+    """An offline license file for one machine (docs/tickets.md)."""
+
+    hwid: str = Field(max_length=512, description="HWID/SID of the air-gapped machine")
+    days: int = Field(description="days the file is valid, 1 to 36500 (the key's term caps it)")
+
+
+class LicenseFileOut(BaseModel):
+    key: str
+    hwid: str
+    expires_at: UtcTime
+    ticket: str = Field(description="the file's content: licentia-ticket.v1.<payload>.<sig>")
