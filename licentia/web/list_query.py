@@ -16,9 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
-from licentia.services import views_licenses, views_users
+from fastapi import Request
+
+from licentia.services import list_choices, views_licenses, views_users
+from licentia.services.runtime import Runtime
 from licentia.services.views_licenses import LicenseFilter
 from licentia.services.views_users import UserFilter
 
@@ -158,3 +162,35 @@ def read(
 
 def first_page(query: ListQuery) -> ListQuery:
     return replace(query, cursor=None)
+
+
+async def from_request(
+    request: Request, kind: str, params: Mapping[str, str] | None = None
+) -> tuple[ListQuery, list[str]]:
+    """The license or user list's query (from the query string, or a form carrying it)
+    and the app's subscription names. The app was authorized by the caller."""
+    rt: Runtime = request.app.state.dash.runtime()
+    subs = [
+        s.name for s in await views_licenses.list_subscriptions(rt, request.path_params["app_id"])
+    ]
+    states = views_licenses.LICENSE_STATES if kind == "licenses" else views_users.USER_STATES
+    source = params if params is not None else request.query_params
+    return read(kind, source, states=states, subscriptions=subs), subs
+
+
+async def page_context(
+    rt: Runtime, owner_account_id: str, query: ListQuery, subs: list[str]
+) -> dict[str, Any]:
+    """What the filter bar, the sortable headers and the exports of a list need."""
+    creators = await list_choices.creator_choices(rt, owner_account_id)
+    return {
+        "creators": creators,
+        "creator_names": dict(creators),
+        "lq": query,
+        "search": query.search,
+        "state": query.state,
+        "subscriptions": subs,
+        "search_fields": SEARCH_IN[query.kind],
+        "windows": EXPIRY_WINDOWS,
+        "filter_query": query.query(),
+    }

@@ -26,7 +26,6 @@ from licentia.services import (
     admin,
     admin_bulk,
     dashboard_auth,
-    list_choices,
     paging,
     transfer,
     transfer_identities,
@@ -36,7 +35,7 @@ from licentia.services import (
 from licentia.services.admin_common import AdminError
 from licentia.services.dashboard_auth import AppAccess, DashSession
 from licentia.services.views_licenses import LicenseFilter
-from licentia.web import list_query, lists
+from licentia.web import list_query, lists, messages
 from licentia.web.actions import app_page
 from licentia.web.app import DashRoute, runtime
 from licentia.web.context import Refused, actor, redirect, render
@@ -116,12 +115,12 @@ class _ActionForm:
 
     def done(self, noun: str, name: str) -> str:
         """The flash message after the action: what changed, or that nothing did."""
-        verb = _DONE.get(self.action, "Updated")
+        verb = messages.DONE.get(self.action, "Updated")
         if self.changes is None:
             return f"Nothing changed: {noun} {name} already was as asked."
         if self.action == "delete":
             return f"Deleted {noun} {name}."
-        return f"{verb} {noun} {name}" + summary(self.changes)
+        return f"{verb} {noun} {name}" + messages.summary(self.changes)
 
     def read_common(self) -> None:
         """The parts every identity shares: the term shift and the delete confirmation."""
@@ -165,43 +164,6 @@ async def _act(
             raise
         name = _field(exc, step.known | set(step.aliases), step.action)
         step.errors[step.aliases.get(name, name)] = exc.message
-
-
-_DONE = {
-    "ban": "Banned",
-    "unban": "Unbanned",
-    "pause": "Paused",
-    "unpause": "Unpaused",
-    "edit": "Saved",
-    "extend": "Extended",
-    "shorten": "Shortened",
-    "reset_hwid": "Reset the HWIDs of",
-    "end_sessions": "Ended the sessions of",
-    "reset_password": "Set a new password for",
-    "unbind": "Removed a device from",
-}
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == "":
-        return "none"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "…"
-
-
-def summary(changes: Mapping[str, Any]) -> str:
-    """`: a: x → y; b: …` for up to four changed fields (the audit entry has them all)."""
-    parts = []
-    for name, pair in list(changes.items())[:4]:
-        if isinstance(pair, list | tuple) and len(pair) == 2:
-            parts.append(f"{name.replace('_', ' ')}: {_shown(pair[0])} → {_shown(pair[1])}")
-    more = len(changes) - 4
-    tail = f" (and {more} more)" if more > 0 else ""
-    return (": " + "; ".join(parts) + tail + ".") if parts else "."
 
 
 async def _may(request: Request, session: DashSession, access: AppAccess, capability: str) -> bool:
@@ -320,36 +282,6 @@ def _back(form: Mapping[str, str]) -> str:
 _BACK_PARAMS = ("q", "state", "type", "kind", "in", "sub", "exp", "by", "sort", "dir")
 
 
-async def _list_query(
-    request: Request, kind: str, params: Mapping[str, str] | None = None
-) -> tuple[list_query.ListQuery, list[str]]:
-    """The license or user list's filters (from the query string, or a form carrying them)
-    and the app's subscription names."""
-    app_id = request.path_params["app_id"]
-    subs = await lists.subscription_names(runtime(request), app_id)
-    states = lists.LICENSE_STATES if kind == "licenses" else lists.USER_STATES
-    source = params if params is not None else request.query_params
-    return list_query.read(kind, source, states=states, subscriptions=subs), subs
-
-
-async def _list_context(
-    request: Request, access: AppAccess, query: list_query.ListQuery, subs: list[str]
-) -> dict[str, Any]:
-    """What the filter bar, the sortable headers and the exports of a list need."""
-    creators = await list_choices.creator_choices(runtime(request), access.owner_account_id)
-    return {
-        "creators": creators,
-        "creator_names": dict(creators),
-        "lq": query,
-        "search": query.search,
-        "state": query.state,
-        "subscriptions": subs,
-        "search_fields": list_query.SEARCH_IN[query.kind],
-        "windows": list_query.EXPIRY_WINDOWS,
-        "filter_query": query.query(),
-    }
-
-
 def _back_to(form: Mapping[str, str], app_id: str, default: str) -> str:
     """The page a form came from (`back`), when it is a page of this app; else `default`."""
     back = form.get("back", "")
@@ -357,10 +289,6 @@ def _back_to(form: Mapping[str, str], app_id: str, default: str) -> str:
     if back.startswith(prefix) and "//" not in back and "\\" not in back:
         return back
     return default
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _download(text: str, media_type: str, filename: str) -> Response:
@@ -397,7 +325,7 @@ async def _licenses_page(
     status: int = 200,
 ) -> Response:
     rt = runtime(request)
-    query, subs = await _list_query(request, "licenses")
+    query, subs = await list_query.from_request(request, "licenses")
     page: paging.Page[views_licenses.LicenseView] = paging.Page(items=[], next_cursor=None)
     # The list shows only to who may list licenses (a role may grant generation alone).
     listing = await _may(request, session, access, "license.list")
@@ -405,7 +333,7 @@ async def _licenses_page(
         page = await lists.license_page(rt, access.app_id, query)
     shown = batch is not None and len(batch.keys) <= lists.MAX_INLINE_KEYS
     context = {
-        **await _list_context(request, access, query, subs),
+        **await list_query.page_context(runtime(request), access.owner_account_id, query, subs),
         "app": access,
         "tab": "licenses",
         "page": page,
@@ -526,7 +454,7 @@ async def licenses_batch_download(request: Request, app_id: str, batch_id: str) 
 async def licenses_export(request: Request, app_id: str) -> Response:
     """Every license matching the list's current search and state filter."""
     _, access = await app_page(request, app_id, "license.export")
-    query, _ = await _list_query(request, "licenses")
+    query, _ = await list_query.from_request(request, "licenses")
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "text"):
         fmt = "csv"
@@ -600,11 +528,11 @@ async def licenses_bulk(request: Request, app_id: str) -> Response:
     verb = {"ban": "Banned", "unban": "Unbanned", "delete": "Deleted"}[action]
     note = f" (reason: {reason})" if action == "ban" and reason else ""
     rest = len(keys) - changed
-    same = f"; {_count(rest, 'license')} already were" if rest else ""
+    same = f"; {messages.count(rest, 'license')} already were" if rest else ""
     return redirect(
         request,
         f"/apps/{access.app_id}/licenses{_back(form)}",
-        f"{verb} {_count(changed, 'license')}{note}{same}.",
+        f"{verb} {messages.count(changed, 'license')}{note}{same}.",
     )
 
 
@@ -613,7 +541,7 @@ async def licenses_delete_matching(request: Request, app_id: str) -> Response:
     """Delete every license matching the list's search and state filter (REST bulk delete)."""
     session, access = await app_page(request, app_id, "license.delete")
     form, _ = await _form(request)
-    query, _ = await _list_query(request, "licenses", form)
+    query, _ = await list_query.from_request(request, "licenses", form)
     errors: dict[str, str] = {}
     if form.get("confirm") != "yes":
         errors["bulk"] = "Tick “Yes, delete every match” to confirm."
@@ -641,7 +569,7 @@ async def licenses_delete_matching(request: Request, app_id: str) -> Response:
     return redirect(
         request,
         f"/apps/{access.app_id}/licenses{_back(form)}",
-        f"Deleted {_count(len(deleted), 'license')} matching the filter.",
+        f"Deleted {messages.count(len(deleted), 'license')} matching the filter.",
     )
 
 
@@ -817,10 +745,10 @@ async def _users_page(
     status: int = 200,
 ) -> Response:
     rt = runtime(request)
-    query, subs = await _list_query(request, "users")
+    query, subs = await list_query.from_request(request, "users")
     page = await lists.user_page(rt, access.app_id, query)
     context = {
-        **await _list_context(request, access, query, subs),
+        **await list_query.page_context(runtime(request), access.owner_account_id, query, subs),
         "app": access,
         "tab": "users",
         "page": page,
@@ -900,7 +828,7 @@ async def users_create(request: Request, app_id: str) -> Response:
 @router.get("/apps/{app_id}/users/export")
 async def users_export(request: Request, app_id: str) -> Response:
     _, access = await app_page(request, app_id, "user.export")
-    query, _ = await _list_query(request, "users")
+    query, _ = await list_query.from_request(request, "users")
     rt = runtime(request)
     text = await transfer_identities.export_users(
         rt,

@@ -98,7 +98,7 @@ async def confirm_page(request: Request, app_id: str) -> Response:
     session, access = await app_page(request, app_id, capability)
     rt = runtime(request)
     tab = "licenses" if kind == "license" else "users"
-    query, _ = await routes_identities._list_query(request, tab)
+    query, _ = await list_query.from_request(request, tab)
     target: Any
     if kind == "license":
         target = await views_licenses.get_license(rt, access.app_id, name)
@@ -136,7 +136,7 @@ async def _bulk_names(
 ) -> tuple[list[str], list_query.ListQuery, bool]:
     """The named users: every match of the carried filter (`scope=matching`), else the
     ticked ones. Also the list query (to come back to) and whether it was by filter."""
-    query, _ = await routes_identities._list_query(request, "users", form)
+    query, _ = await list_query.from_request(request, "users", form)
     if form.get("scope") != "matching":
         return sorted(set(picked)), query, False
     q = admin_bulk.UserQuery(
@@ -179,7 +179,9 @@ async def users_bulk(request: Request, app_id: str) -> Response:
         message = "No user matches this filter." if matching else "Tick at least one user."
         return redirect(request, back, message, bad=True)
     if not matching and len(names) > admin_bulk.MAX_SELECTION:
-        return redirect(request, back, f"At most {admin_bulk.MAX_SELECTION} ticked users.", True)
+        return redirect(
+            request, back, f"At most {admin_bulk.MAX_SELECTION} ticked users.", bad=True
+        )
     if form.get("confirm") != "yes":
         return await _bulk_preview(request, session, access, action, names, query, days, matching)
     return await _bulk_run(request, session, access, action, names, back, days, form)
