@@ -1136,7 +1136,9 @@ async def devices_create(request: Request, app_id: str) -> Response:
             errors[_field(exc, _DEVICE_CREATE, "create")] = exc.message
         else:
             return redirect(
-                request, f"/apps/{access.app_id}/device/{device.device_type}/{_q(device.device_id)}"
+                request,
+                f"/apps/{access.app_id}/device/{device.device_type}/{_q(device.device_id)}",
+                f"Registered {device.device_type} device {device.device_id}.",
             )
     return await _devices_page(request, session, access, errors=errors, values=values, status=400)
 
@@ -1373,7 +1375,7 @@ async def sessions_end_all(request: Request, app_id: str) -> Response:
             return ended, {"live_sessions": [ended, 0]} if ended else None
 
         try:
-            await _change(
+            ended = await _change(
                 request,
                 session,
                 access,
@@ -1387,7 +1389,11 @@ async def sessions_end_all(request: Request, app_id: str) -> Response:
                 raise
             errors["end_all"] = "No such identity." if exc.is_not_found else exc.message
         else:
-            return redirect(request, f"/apps/{access.app_id}/sessions{_back(form)}")
+            return redirect(
+                request,
+                f"/apps/{access.app_id}/sessions{_back(form)}",
+                f"Ended {messages.count(ended, 'live session')}.",
+            )
     return await _sessions_page(request, session, access, errors=errors, status=400)
 
 
@@ -1401,7 +1407,7 @@ async def session_end(request: Request, app_id: str, session_id: str) -> Respons
         result, changed = await admin.end_session(rt, access.app_id, session_id)
         return result, {"state": ["live", "ended"]} if changed else None
 
-    await _change(
+    ended = await _change(
         request,
         session,
         access,
@@ -1411,4 +1417,6 @@ async def session_end(request: Request, app_id: str, session_id: str) -> Respons
         work=work,
     )
     default = f"/apps/{access.app_id}/sessions"
-    return redirect(request, _back_to(form, access.app_id, default))
+    return redirect(
+        request, _back_to(form, access.app_id, default), f"Ended session {str(ended.id)[:8]}."
+    )
