@@ -305,7 +305,6 @@ async def seed(settings: Settings, rows: int) -> World:
         ("users: expiring in 30 days", usr + "?exp=30", {}),
         ("users: sort by username", usr + "?sort=username&dir=asc", {}),
         ("users: sort by expiry", usr + "?sort=expiry", {}),
-        ("users: sort by HWID count", usr + "?sort=hwids", {}),
         ("users: HWID search", usr + "?" + urlencode({"q": "sid-4242", "in": "hwid"}), {}),
     ]
     return world

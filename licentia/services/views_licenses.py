@@ -263,7 +263,7 @@ def license_clauses(
 
 
 #: What a license search may be a prefix of: the key (case-sensitive), the user who redeemed
-#: it, its email, a bound HWID or the last IP (case-insensitive but for the key).
+#: it, its email, a bound HWID (its `bindings`) or the last IP (case-insensitive but the key).
 SEARCH_FIELDS = ("key", "used_by", "email", "hwid", "ip")
 
 
@@ -282,7 +282,7 @@ def _search_clause(field: str, text: str, sqlite: bool) -> ColumnElement[bool]:
         bindings.c.holder_kind == "license",
         starts_with(bindings.c.sid_norm, norm(text), sqlite=False),
     )
-    return or_(licenses.c.id.in_(bound), starts_with(licenses.c.last_sid, text, sqlite=False))
+    return licenses.c.id.in_(bound)  # bindings only: an OR with `last_sid` read every key
 
 
 #: Sortable list columns -> what they order by (`created` is the keyset-paged default).

@@ -124,8 +124,15 @@ def test_every_page_fits_a_phone_and_passes_axe_in_both_themes(phone: Any, serve
         if found:
             problems[url] = found
     assert not problems, _report(problems)
-    background = phone.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(17, 21, 27)"
+    background = "getComputedStyle(document.body).backgroundColor"
+    assert phone.evaluate(background) == "rgb(17, 21, 27)"
+    # "Auto" follows the system: light here, dark when the system asks for dark.
+    phone.click("form.theme button[value=auto]")
+    expect(phone.locator("html")).not_to_have_attribute("data-theme", "dark")
+    assert phone.evaluate(background) == "rgb(246, 247, 249)"
+    phone.emulate_media(color_scheme="dark")
+    assert phone.evaluate(background) == "rgb(17, 21, 27)"
+    phone.emulate_media(color_scheme="light")
 
     # A visible focus ring on the keyboard-focused button.
     phone.goto(app + "/licenses")
