@@ -106,11 +106,12 @@ def decode_offset(kind: str, cursor: str | None) -> int:
     return value[1]
 
 
-def sorted_by(column: Any, id_col: Any, descending: bool) -> list[Any]:
-    """ORDER BY terms: `column` (empty values last, either way), then the id as tiebreak."""
-    if descending:
-        return [column.is_(None), column.desc(), id_col.desc()]
-    return [column.is_(None), column, id_col]
+def sorted_by(column: Any, id_col: Any, descending: bool, *, nullable: bool = True) -> list[Any]:
+    """ORDER BY terms: `column`, then the id as tiebreak; a nullable column's empty values
+    come last ascending and first descending (the exact reverse), so one index
+    `(app_id, column IS NULL, column, id)` serves both directions."""
+    terms = ([column.is_(None)] if nullable else []) + [column, id_col]
+    return [t.desc() for t in terms] if descending else terms
 
 
 T = TypeVar("T")

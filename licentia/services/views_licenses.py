@@ -285,13 +285,13 @@ def _search_clause(field: str, text: str, sqlite: bool) -> ColumnElement[bool]:
     return licenses.c.id.in_(bound)  # bindings only: an OR with `last_sid` read every key
 
 
-#: Sortable list columns -> what they order by (`created` is the keyset-paged default).
-SORTS: dict[str, Any] = {
-    "created": licenses.c.created_at,
-    "key": licenses.c.key,
-    "expiry": func.coalesce(licenses.c.expires_at, licenses.c.fixed_expiry),
-    "last_login": licenses.c.last_login_at,
-    "used_by": func.lower(licenses.c.used_by_username),
+#: Sortable list columns -> (what they order by, whether it may be empty). `created` is the
+#: keyset-paged default; `expiry` is the activated expiry (unused keys have none yet), served
+#: by `ix_licenses_app_expiry`; `key` by the unique key index.
+SORTS: dict[str, tuple[Any, bool]] = {
+    "created": (licenses.c.created_at, False),
+    "key": (licenses.c.key, False),
+    "expiry": (licenses.c.expires_at, True),
 }
 
 
@@ -326,7 +326,7 @@ async def list_licenses(
         kind = f"license-{sort}-{'desc' if descending else 'asc'}"
         offset = paging.decode_offset(kind, cursor)
         query = LICENSE_QUERY.where(and_(*clauses)).order_by(
-            *paging.sorted_by(SORTS[sort], licenses.c.id, descending)
+            *paging.sorted_by(SORTS[sort][0], licenses.c.id, descending, nullable=SORTS[sort][1])
         )
         query = query.offset(offset) if offset else query
     if size is not None:
