@@ -1,10 +1,12 @@
 """list sort indexes: licenses and users by (app_id, expires_at IS NULL, expires_at, id) and
-(app_id, created_by)
+(app_id, created_by, created_at, id)
 
 The dashboard's license and user lists sort by expiry (soonest first, lifetime last; the
 reverse for descending) and filter by creator (#13 item 3). Without an index in that order a
 sorted page sorted every row of the app (a 100,000-user app: about 230 ms per page on
-SQLite); with it a page is one index range, read forwards or backwards.
+SQLite); with it a page is one index range, read forwards or backwards. The creator index
+ends in the list order, so a creator that made few rows (or none) is found without walking
+the app's rows newest first (206 ms for a creator of none at 100,000 keys).
 
 Revision ID: 0007
 Revises: 0006
@@ -31,7 +33,9 @@ def upgrade() -> None:
             table,
             ["app_id", sa.text("(expires_at IS NULL)"), "expires_at", "id"],
         )
-        op.create_index(f"ix_{table}_app_created_by", table, ["app_id", "created_by"])
+        op.create_index(
+            f"ix_{table}_app_created_by", table, ["app_id", "created_by", "created_at", "id"]
+        )
 
 
 def downgrade() -> None:
