@@ -176,7 +176,7 @@ users = Table(
 )
 # The dashboard's user search by email prefix (an expression index: emails keep their case).
 Index("ix_users_app_email", users.c.app_id, func.lower(users.c.email))
-# (migration 0007) the license and user lists sorted by expiry (lifetime last, so the "is
+# (migration 0008) the license and user lists sorted by expiry (lifetime last, so the "is
 # lifetime" flag leads) and filtered by creator, newest first (#13 item 3).
 for _table in (licenses, users):
     Index(

@@ -8,8 +8,8 @@ SQLite); with it a page is one index range, read forwards or backwards. The crea
 ends in the list order, so a creator that made few rows (or none) is found without walking
 the app's rows newest first (206 ms for a creator of none at 100,000 keys).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007_offline_tickets
 Create Date: 2026-12-08
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007_offline_tickets"
 branch_labels = None
 depends_on = None
 
