@@ -81,6 +81,8 @@ def test_every_page_fits_a_phone_and_passes_axe_in_both_themes(phone: Any, serve
     created = env.run_json("app", "create", "--owner", server.owner_id, "--name", "PhoneShop")
     app_id = str(created["app_id"])
     env.run_json("subscription", "create", "--app", app_id, "--name", "Gold")
+    phone.goto(server.dashboard + "/signin")
+    assert (_overflow(phone), _violations(phone)) == (0, [])
     _sign_in(phone, server)
     app = f"{server.dashboard}/apps/{app_id}"
 
