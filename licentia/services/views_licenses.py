@@ -247,7 +247,7 @@ def license_clauses(
     if f.used_by:
         clauses.append(func.lower(licenses.c.used_by_username) == norm(trim(f.used_by)))
     if f.search:
-        clauses.append(_search_clause(f.search_in or "key", trim(f.search), sqlite))
+        clauses.append(_search_clause(app_id, f.search_in or "key", trim(f.search), sqlite))
     if f.created_from is not None:
         clauses.append(licenses.c.created_at >= as_utc(f.created_from))
     if f.created_to is not None:
@@ -267,7 +267,7 @@ def license_clauses(
 SEARCH_FIELDS = ("key", "used_by", "email", "hwid", "ip")
 
 
-def _search_clause(field: str, text: str, sqlite: bool) -> ColumnElement[bool]:
+def _search_clause(app_id: str, field: str, text: str, sqlite: bool) -> ColumnElement[bool]:
     if field not in SEARCH_FIELDS:
         raise invalid("search_in", "search_in must be one of " + ", ".join(SEARCH_FIELDS))
     if field == "key":
@@ -279,6 +279,7 @@ def _search_clause(field: str, text: str, sqlite: bool) -> ColumnElement[bool]:
     if field == "ip":
         return starts_with(licenses.c.last_ip, text, sqlite=False)
     bound = select(bindings.c.holder_id).where(
+        bindings.c.app_id == app_id,
         bindings.c.holder_kind == "license",
         starts_with(bindings.c.sid_norm, norm(text), sqlite=False),
     )

@@ -273,13 +273,14 @@ def _user_clauses(
     return clauses
 
 
-def _user_field_search(field: str, text: str) -> ColumnElement[bool]:
+def _user_field_search(app_id: str, field: str, text: str) -> ColumnElement[bool]:
     """A search on a bound HWID (any of the user's bindings, case-insensitive) or the last
     IP. The bindings are searched alone, not also the users' `last_sid`: an OR with a column
     of every user row made each search read the whole app."""
     if field == "ip":
         return starts_with(users.c.last_ip, text, sqlite=False)
     bound = select(bindings.c.holder_id).where(
+        bindings.c.app_id == app_id,
         bindings.c.holder_kind == "user",
         starts_with(bindings.c.sid_norm, norm(text), sqlite=False),
     )
@@ -340,7 +341,7 @@ async def list_users(
     async with rt.db.read() as conn:
         await load_app(conn, app_id)
         if search and field != "name":
-            clauses.append(_user_field_search(field, trim(search)))
+            clauses.append(_user_field_search(app_id, field, trim(search)))
         elif search:
             ids = await _search_ids(conn, app_id, search) if rt.db.is_sqlite else None
             clauses.append(
