@@ -295,6 +295,18 @@ async def seed(settings: Settings, rows: int) -> World:
         ("users: deep page (cursor)", usr + "?" + urlencode({"cursor": user_cursor}), {}),
         ("users: htmx partial", usr, hx),
         ("users: htmx search", usr + "?" + urlencode({"q": "user09", "state": "active"}), hx),
+        # #13 item 3: the added filters, search fields and column sorts.
+        ("licenses: expiring in 30 days", lic + "?exp=30", {}),
+        ("licenses: created by the CLI", lic + "?by=cli", {}),
+        ("licenses: sort by expiry", lic + "?sort=expiry&dir=asc", {}),
+        ("licenses: sort by expiry, descending", lic + "?sort=expiry", {}),
+        ("licenses: sort by key", lic + "?sort=key&dir=asc", {}),
+        ("licenses: HWID search", lic + "?" + urlencode({"q": "SID-4242", "in": "hwid"}), {}),
+        ("licenses: IP search", lic + "?" + urlencode({"q": "203.0.113", "in": "ip"}), {}),
+        ("users: expiring in 30 days", usr + "?exp=30", {}),
+        ("users: sort by username", usr + "?sort=username&dir=asc", {}),
+        ("users: sort by expiry", usr + "?sort=expiry", {}),
+        ("users: HWID search", usr + "?" + urlencode({"q": "sid-4242", "in": "hwid"}), {}),
     ]
     return world
 

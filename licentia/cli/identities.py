@@ -243,7 +243,10 @@ def user_list(
             search=search,
             cursor=cursor,
             limit=limit,
-            **ranges,
+            created_from=ranges["created_from"],
+            created_to=ranges["created_to"],
+            login_from=ranges["login_from"],
+            login_to=ranges["login_to"],
         ),
     )
     _page(json_out, page, _USER_COLUMNS, "no users")

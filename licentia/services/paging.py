@@ -76,6 +76,44 @@ def after(
     )
 
 
+def encode_offset(kind: str, offset: int) -> str:
+    """A cursor for a list sorted by another column than `created_at`: the position as a
+    row count (such a sort has no unique key to continue from; a row added meanwhile may
+    shift a page by one)."""
+    raw = json.dumps([kind, offset], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_offset(kind: str, cursor: str | None) -> int:
+    """The row count an `encode_offset` cursor names (0 for the first page)."""
+    if not cursor:
+        return 0
+    if len(cursor) > _MAX_CURSOR:
+        raise _bad()
+    try:
+        value: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _bad() from None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or value[0] != kind
+        or not isinstance(value[1], int)
+        or isinstance(value[1], bool)
+        or not 0 <= value[1] <= 10_000_000
+    ):
+        raise _bad()
+    return value[1]
+
+
+def sorted_by(column: Any, id_col: Any, descending: bool, *, nullable: bool = True) -> list[Any]:
+    """ORDER BY terms: `column`, then the id as tiebreak; a nullable column's empty values
+    come last ascending and first descending (the exact reverse), so one index
+    `(app_id, column IS NULL, column, id)` serves both directions."""
+    terms = ([column.is_(None)] if nullable else []) + [column, id_col]
+    return [t.desc() for t in terms] if descending else terms
+
+
 T = TypeVar("T")
 
 

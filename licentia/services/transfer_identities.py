@@ -42,6 +42,7 @@ from licentia.services.admin_common import (
 from licentia.services.runtime import Runtime
 from licentia.services.views_users import (
     DeviceView,
+    UserFilter,
     UserView,
     check_device_type,
     list_devices,
@@ -133,10 +134,11 @@ async def export_users(
     state: str | None = None,
     subscription: str | None = None,
     search: str | None = None,
+    more: UserFilter | None = None,
 ) -> str:
     """Every matching user (the list filters), newest first, as CSV or JSON text."""
     page = await list_users(
-        rt, app_id, state=state, subscription=subscription, search=search, limit=None
+        rt, app_id, state=state, subscription=subscription, search=search, more=more, limit=None
     )
     return _render(fmt, "users", USER_COLUMNS, [_user_row(u) for u in page.items])
 

@@ -19,7 +19,7 @@ from licentia.services import paging
 from licentia.services.admin_common import AdminError, as_utc, invalid, load_app, norm, trim
 from licentia.services.runtime import Runtime
 from licentia.store.prefix import starts_with
-from licentia.store.tables import licenses, subscriptions
+from licentia.store.tables import bindings, licenses, subscriptions
 
 LICENSE_STATES = ("unused", "active", "used", "banned", "paused", "expired")
 
@@ -207,7 +207,10 @@ class LicenseFilter:
     """The filters of B.6 `list` (also used by bulk delete and export).
 
     `created_from`/`created_to` are a `[from, to)` range; `search` is a key prefix;
-    `used_by` a username (case-insensitive); `note` matches exactly.
+    `used_by` a username (case-insensitive); `note` matches exactly. `expires_from`/
+    `expires_to` are a `[from, to)` window on the expiry (an unused key's fixed date);
+    `created_by` matches the stored creator exactly (`account:…`, `reseller:…`, `token:…`);
+    `search_in` picks what `search` is a prefix of (`SEARCH_FIELDS`; default the key).
     """
 
     state: str | None = None
@@ -218,6 +221,10 @@ class LicenseFilter:
     search: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    expires_from: datetime | None = None
+    expires_to: datetime | None = None
+    created_by: str | None = None
+    search_in: str | None = None
 
     def is_empty(self) -> bool:
         return all(getattr(self, name) in (None, "") for name in self.__dataclass_fields__)
@@ -240,12 +247,53 @@ def license_clauses(
     if f.used_by:
         clauses.append(func.lower(licenses.c.used_by_username) == norm(trim(f.used_by)))
     if f.search:
-        clauses.append(starts_with(licenses.c.key, trim(f.search), sqlite=sqlite))
+        clauses.append(_search_clause(app_id, f.search_in or "key", trim(f.search), sqlite))
     if f.created_from is not None:
         clauses.append(licenses.c.created_at >= as_utc(f.created_from))
     if f.created_to is not None:
         clauses.append(licenses.c.created_at < as_utc(f.created_to))
+    expiry = func.coalesce(licenses.c.expires_at, licenses.c.fixed_expiry)
+    if f.expires_from is not None:
+        clauses.append(expiry >= as_utc(f.expires_from))
+    if f.expires_to is not None:
+        clauses.append(expiry < as_utc(f.expires_to))
+    if f.created_by:
+        clauses.append(licenses.c.created_by == trim(f.created_by))
     return clauses
+
+
+#: What a license search may be a prefix of: the key (case-sensitive), the user who redeemed
+#: it, its email, a bound HWID (its `bindings`) or the last IP (case-insensitive but the key).
+SEARCH_FIELDS = ("key", "used_by", "email", "hwid", "ip")
+
+
+def _search_clause(app_id: str, field: str, text: str, sqlite: bool) -> ColumnElement[bool]:
+    if field not in SEARCH_FIELDS:
+        raise invalid("search_in", "search_in must be one of " + ", ".join(SEARCH_FIELDS))
+    if field == "key":
+        return starts_with(licenses.c.key, text, sqlite=sqlite)
+    if field == "used_by":
+        return starts_with(func.lower(licenses.c.used_by_username), norm(text), sqlite=False)
+    if field == "email":
+        return starts_with(func.lower(licenses.c.email), text.lower(), sqlite=False)
+    if field == "ip":
+        return starts_with(licenses.c.last_ip, text, sqlite=False)
+    bound = select(bindings.c.holder_id).where(
+        bindings.c.app_id == app_id,
+        bindings.c.holder_kind == "license",
+        starts_with(bindings.c.sid_norm, norm(text), sqlite=False),
+    )
+    return licenses.c.id.in_(bound)  # bindings only: an OR with `last_sid` read every key
+
+
+#: Sortable list columns -> (what they order by, whether it may be empty). `created` is the
+#: keyset-paged default; `expiry` is the activated expiry (unused keys have none yet), served
+#: by `ix_licenses_app_expiry`; `key` by the unique key index.
+SORTS: dict[str, tuple[Any, bool]] = {
+    "created": (licenses.c.created_at, False),
+    "key": (licenses.c.key, False),
+    "expiry": (licenses.c.expires_at, True),
+}
 
 
 async def list_licenses(
@@ -255,19 +303,33 @@ async def list_licenses(
     *,
     cursor: str | None = None,
     limit: int | None = paging.DEFAULT_LIMIT,
+    sort: str = "created",
+    descending: bool = True,
 ) -> paging.Page[LicenseView]:
-    """Newest first, one page at a time (`limit=None`: every match, for exports)."""
+    """Newest first, one page at a time (`limit=None`: every match, for exports). Another
+    `sort` (`SORTS`) orders by that column (empty values last), paged by position."""
     now = rt.clock()
     size = paging.check_limit(limit)
     clauses = license_clauses(app_id, now, filters or LicenseFilter(), sqlite=rt.db.is_sqlite)
-    page = paging.after(
-        paging.decode_cursor("license", cursor), licenses.c.created_at, licenses.c.id
-    )
-    if page is not None:
-        clauses.append(page)
-    query = LICENSE_QUERY.where(and_(*clauses)).order_by(
-        licenses.c.created_at.desc(), licenses.c.id.desc()
-    )
+    if sort not in SORTS:
+        raise invalid("sort", "sort must be one of " + ", ".join(SORTS))
+    if sort == "created" and descending:
+        page = paging.after(
+            paging.decode_cursor("license", cursor), licenses.c.created_at, licenses.c.id
+        )
+        if page is not None:
+            clauses.append(page)
+        query = LICENSE_QUERY.where(and_(*clauses)).order_by(
+            licenses.c.created_at.desc(), licenses.c.id.desc()
+        )
+        offset = None
+    else:
+        kind = f"license-{sort}-{'desc' if descending else 'asc'}"
+        offset = paging.decode_offset(kind, cursor)
+        query = LICENSE_QUERY.where(and_(*clauses)).order_by(
+            *paging.sorted_by(SORTS[sort][0], licenses.c.id, descending, nullable=SORTS[sort][1])
+        )
+        query = query.offset(offset) if offset else query
     if size is not None:
         query = query.limit(size + 1)
     async with rt.db.read() as conn:
@@ -276,5 +338,8 @@ async def list_licenses(
     next_cursor = None
     if size is not None and len(rows) > size:
         rows = rows[:size]
-        next_cursor = paging.encode_cursor("license", rows[-1].created_at, rows[-1].id)
+        if offset is None:
+            next_cursor = paging.encode_cursor("license", rows[-1].created_at, rows[-1].id)
+        else:
+            next_cursor = paging.encode_offset(kind, offset + size)
     return paging.Page(items=[license_view(r, now) for r in rows], next_cursor=next_cursor)

@@ -206,6 +206,35 @@ async def get_user(rt: Runtime, app_id: str, username: str) -> UserView:
     return user_view(row, rt.clock())
 
 
+@dataclass(frozen=True)
+class UserFilter:
+    """The user list's filters besides state/subscription/search (ranges are `[from, to)`):
+    `created_by` matches the stored creator exactly; `search_in` is what `search` is a
+    prefix of (`USER_SEARCH_FIELDS`: username or email by default, a bound HWID, the last
+    IP). The bound-HWID count and the last login are shown but not sortable: ordering
+    100,000 users by a count per row took seconds, and an index on the last login would be
+    rewritten by every client login."""
+
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    login_from: datetime | None = None
+    login_to: datetime | None = None
+    expires_from: datetime | None = None
+    expires_to: datetime | None = None
+    created_by: str | None = None
+    search_in: str | None = None
+
+
+USER_SEARCH_FIELDS = ("name", "hwid", "ip")
+#: Sortable user list columns -> (what they order by, whether it may be empty); `created` is
+#: the keyset-paged default.
+USER_SORTS: dict[str, tuple[Any, bool]] = {
+    "created": (users.c.created_at, False),
+    "username": (users.c.username_norm, False),
+    "expiry": (users.c.expires_at, True),  # ix_users_app_expiry
+}
+
+
 def _user_clauses(
     app_id: str,
     now: datetime,
@@ -217,6 +246,7 @@ def _user_clauses(
     created_to: datetime | None,
     login_from: datetime | None,
     login_to: datetime | None,
+    more: UserFilter | None = None,
 ) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [users.c.app_id == app_id]
     if state:
@@ -233,7 +263,28 @@ def _user_clauses(
         clauses.append(users.c.last_login_at >= login_from)
     if login_to is not None:
         clauses.append(users.c.last_login_at < login_to)
+    if more is not None:
+        if more.expires_from is not None:
+            clauses.append(users.c.expires_at >= more.expires_from)
+        if more.expires_to is not None:
+            clauses.append(users.c.expires_at < more.expires_to)
+        if more.created_by:
+            clauses.append(users.c.created_by == trim(more.created_by))
     return clauses
+
+
+def _user_field_search(app_id: str, field: str, text: str) -> ColumnElement[bool]:
+    """A search on a bound HWID (any of the user's bindings, case-insensitive) or the last
+    IP. The bindings are searched alone, not also the users' `last_sid`: an OR with a column
+    of every user row made each search read the whole app."""
+    if field == "ip":
+        return starts_with(users.c.last_ip, text, sqlite=False)
+    bound = select(bindings.c.holder_id).where(
+        bindings.c.app_id == app_id,
+        bindings.c.holder_kind == "user",
+        starts_with(bindings.c.sid_norm, norm(text), sqlite=False),
+    )
+    return users.c.id.in_(bound)
 
 
 async def list_users(
@@ -247,13 +298,22 @@ async def list_users(
     created_to: datetime | None = None,
     login_from: datetime | None = None,
     login_to: datetime | None = None,
+    more: UserFilter | None = None,
+    sort: str = "created",
+    descending: bool = True,
     cursor: str | None = None,
     limit: int | None = paging.DEFAULT_LIMIT,
 ) -> paging.Page[UserView]:
     """Newest first; `search` is a prefix of the username or email (case-insensitive);
-    the ranges are `[from, to)`. `limit=None` returns every match (exports)."""
+    the ranges are `[from, to)`. `limit=None` returns every match (exports). Another `sort`
+    (`USER_SORTS`) orders by that column (empty values last), paged by position."""
     now = rt.clock()
     size = paging.check_limit(limit)
+    field = (more.search_in if more is not None else None) or "name"
+    if field not in USER_SEARCH_FIELDS:
+        raise invalid("search_in", "search_in must be one of " + ", ".join(USER_SEARCH_FIELDS))
+    if sort not in USER_SORTS:
+        raise invalid("sort", "sort must be one of " + ", ".join(USER_SORTS))
     clauses = _user_clauses(
         app_id,
         now,
@@ -264,24 +324,41 @@ async def list_users(
         created_to=created_to,
         login_from=login_from,
         login_to=login_to,
+        more=more,
     )
-    page = paging.after(paging.decode_cursor("user", cursor), users.c.created_at, users.c.id)
-    if page is not None:
-        clauses.append(page)
+    keyset = sort == "created" and descending
+    kind = "user" if keyset else f"user-{sort}-{'desc' if descending else 'asc'}"
+    offset = 0
+    if keyset:
+        page = paging.after(paging.decode_cursor(kind, cursor), users.c.created_at, users.c.id)
+        if page is not None:
+            clauses.append(page)
+        order = [users.c.created_at.desc(), users.c.id.desc()]
+    else:
+        offset = paging.decode_offset(kind, cursor)
+        column, nullable = USER_SORTS[sort]
+        order = paging.sorted_by(column, users.c.id, descending, nullable=nullable)
     async with rt.db.read() as conn:
         await load_app(conn, app_id)
-        if search:
+        if search and field != "name":
+            clauses.append(_user_field_search(app_id, field, trim(search)))
+        elif search:
             ids = await _search_ids(conn, app_id, search) if rt.db.is_sqlite else None
             clauses.append(
                 _user_search(search, sqlite=False) if ids is None else users.c.id.in_(ids)
             )
-        query = _USER_QUERY.where(and_(*clauses)).order_by(
-            users.c.created_at.desc(), users.c.id.desc()
-        )
+        query = _USER_QUERY.where(and_(*clauses)).order_by(*order)
+        if offset:
+            query = query.offset(offset)
         if size is not None:
             query = query.limit(size + 1)
         rows = list((await conn.execute(query)).all())
-    items, next_cursor = _page_of("user", rows, size, "created_at", "id")
+    if keyset:
+        items, next_cursor = _page_of(kind, rows, size, "created_at", "id")
+    else:
+        items = rows[:size] if size is not None else rows
+        more_rows = size is not None and len(rows) > size
+        next_cursor = paging.encode_offset(kind, offset + len(items)) if more_rows else None
     return paging.Page(items=[user_view(r, now) for r in items], next_cursor=next_cursor)
 
 

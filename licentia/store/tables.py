@@ -176,6 +176,23 @@ users = Table(
 )
 # The dashboard's user search by email prefix (an expression index: emails keep their case).
 Index("ix_users_app_email", users.c.app_id, func.lower(users.c.email))
+# (migration 0008) the license and user lists sorted by expiry (lifetime last, so the "is
+# lifetime" flag leads) and filtered by creator, newest first (#13 item 3).
+for _table in (licenses, users):
+    Index(
+        f"ix_{_table.name}_app_expiry",
+        _table.c.app_id,
+        _table.c.expires_at.is_(None),
+        _table.c.expires_at,
+        _table.c.id,
+    )
+    Index(
+        f"ix_{_table.name}_app_created_by",
+        _table.c.app_id,
+        _table.c.created_by,
+        _table.c.created_at,
+        _table.c.id,
+    )
 
 # SID bindings of users and licenses (client protocol 2.0.3).
 bindings = Table(

@@ -5,6 +5,9 @@ Cookies (all `HttpOnly`, `SameSite=Lax`, path `/dashboard`):
 * `licentia_dash`: the session (256 random bits; the server keeps only their SHA-256).
 * `licentia_dash_pre`: before sign-in, a random value the sign-in forms must repeat in a
   hidden field (double-submit CSRF token), so a foreign page cannot sign a browser in.
+* `licentia_dash_flash`: for one minute after an action, the message saying what changed;
+  the next full page shows it once and clears it.
+* `licentia_theme`: `light` or `dark` when the account chose one (else the system's).
 
 Cookies are `Secure` except for plain `http` to `127.0.0.1`, `::1` or `localhost` while
 `LICENTIA_ENV=dev`, so a local trial works without TLS; anywhere else run the dashboard
@@ -13,7 +16,10 @@ behind HTTPS.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,6 +38,10 @@ from licentia.services.runtime import Runtime
 
 SESSION_COOKIE = "licentia_dash"
 PRE_COOKIE = "licentia_dash_pre"
+FLASH_COOKIE = "licentia_dash_flash"
+THEME_COOKIE = "licentia_theme"
+THEMES = ("auto", "light", "dark")
+_MAX_FLASH = 400
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -181,8 +191,51 @@ def check_pre_csrf(request: Request, form: Mapping[str, Any]) -> None:
         raise csrf_refused()
 
 
-def redirect(request: Request, path: str) -> RedirectResponse:
-    return RedirectResponse(base(request) + path, status_code=303)
+def redirect(
+    request: Request, path: str, flash: str = "", *, bad: bool = False
+) -> RedirectResponse:
+    """A 303 to a dashboard path; `flash` is shown once on the page it leads to."""
+    response = RedirectResponse(base(request) + path, status_code=303)
+    if flash:
+        raw = json.dumps([flash[:_MAX_FLASH], bad], separators=(",", ":")).encode()
+        value = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        set_cookie(request, response, FLASH_COOKIE, value, max_age=60)
+    return response
+
+
+@dataclass(frozen=True)
+class Flash:
+    text: str
+    bad: bool
+
+
+def read_flash(request: Request) -> Flash | None:
+    """The pending flash message (a malformed cookie is no message)."""
+    value = request.cookies.get(FLASH_COOKIE, "")
+    if not value or len(value) > 4 * _MAX_FLASH:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not (isinstance(data, list) and len(data) == 2 and isinstance(data[0], str)):
+        return None
+    return Flash(data[0][:_MAX_FLASH], bool(data[1]))
+
+
+def theme_of(request: Request) -> str:
+    value = request.cookies.get(THEME_COOKIE, "")
+    return value if value in THEMES else "auto"
+
+
+def here(request: Request) -> str:
+    """This page's path below the dashboard prefix, with its query (a form's way back)."""
+    path = request.url.path
+    prefix = base(request)
+    if prefix and path.startswith(prefix):
+        path = path[len(prefix) :]
+    query = f"?{request.url.query}" if request.url.query else ""
+    return (path or "/") + query
 
 
 def render(
@@ -194,8 +247,14 @@ def render(
     session: DashSession | None = None,
     csrf: str = "",
 ) -> HTMLResponse:
+    # A full page shows (and clears) the pending flash message; an htmx fragment leaves it.
+    full = not template.startswith("_")
+    flash = read_flash(request) if full else None
     values: dict[str, Any] = {
         "base": base(request),
+        "flash": flash,
+        "theme": theme_of(request),
+        "here": here(request),
         "session": session,
         "account": session.account if session is not None else None,
         "csrf": csrf or (session.csrf_token if session is not None else ""),
@@ -204,4 +263,7 @@ def render(
     }
     if context:
         values.update(context)
-    return templates.TemplateResponse(request, template, values, status_code=status)
+    response = templates.TemplateResponse(request, template, values, status_code=status)
+    if full and FLASH_COOKIE in request.cookies:
+        clear_cookie(request, response, FLASH_COOKIE)
+    return response

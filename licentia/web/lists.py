@@ -11,6 +11,7 @@ from typing import Any
 
 from licentia.services import admin_licenses, paging, views_apps, views_licenses, views_users
 from licentia.services.runtime import Runtime
+from licentia.web.list_query import ListQuery
 
 #: Rows per list page.
 PAGE_SIZE = 50
@@ -43,23 +44,32 @@ async def subscription_names(rt: Runtime, app_id: str) -> list[str]:
 
 
 async def license_page(
-    rt: Runtime, app_id: str, *, search: str, state: str, cursor: str | None
+    rt: Runtime, app_id: str, query: ListQuery
 ) -> paging.Page[views_licenses.LicenseView]:
-    filters = views_licenses.LicenseFilter(state=state or None, search=search or None)
     return await views_licenses.list_licenses(
-        rt, app_id, filters, cursor=cursor or None, limit=PAGE_SIZE
+        rt,
+        app_id,
+        query.license_filter(rt.clock()),
+        cursor=query.cursor,
+        limit=PAGE_SIZE,
+        sort=query.sort,
+        descending=query.descending,
     )
 
 
 async def user_page(
-    rt: Runtime, app_id: str, *, search: str, state: str, cursor: str | None
+    rt: Runtime, app_id: str, query: ListQuery
 ) -> paging.Page[views_users.UserView]:
     return await views_users.list_users(
         rt,
         app_id,
-        state=state or None,
-        search=search or None,
-        cursor=cursor or None,
+        state=query.state or None,
+        subscription=query.subscription or None,
+        search=query.search or None,
+        more=query.user_filter(rt.clock()),
+        sort=query.sort,
+        descending=query.descending,
+        cursor=query.cursor,
         limit=PAGE_SIZE,
     )
 

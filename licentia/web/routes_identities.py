@@ -24,6 +24,7 @@ from fastapi.responses import Response
 
 from licentia.services import (
     admin,
+    admin_bulk,
     dashboard_auth,
     paging,
     transfer,
@@ -34,7 +35,7 @@ from licentia.services import (
 from licentia.services.admin_common import AdminError
 from licentia.services.dashboard_auth import AppAccess, DashSession
 from licentia.services.views_licenses import LicenseFilter
-from licentia.web import lists
+from licentia.web import list_query, lists, messages
 from licentia.web.actions import app_page
 from licentia.web.app import DashRoute, runtime
 from licentia.web.context import Refused, actor, redirect, render
@@ -110,6 +111,16 @@ class _ActionForm:
     known: set[str] = field(default_factory=lambda: {"reason"})
     shift_args: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, Any] | None = None  # what the action changed (None: nothing)
+
+    def done(self, noun: str, name: str) -> str:
+        """The flash message after the action: what changed, or that nothing did."""
+        verb = messages.DONE.get(self.action, "Updated")
+        if self.changes is None:
+            return f"Nothing changed: {noun} {name} already was as asked."
+        if self.action == "delete":
+            return f"Deleted {noun} {name}."
+        return f"{verb} {noun} {name}" + messages.summary(self.changes)
 
     def read_common(self) -> None:
         """The parts every identity shares: the term shift and the delete confirmation."""
@@ -118,7 +129,7 @@ class _ActionForm:
             self.values = {k: self.form.get(k, "") for k in self.known}
             self.shift_args = _shift(self.form, self.errors)
             self.aliases.update({"days": "shift_days", "expires": "to_date"})
-        elif self.action == "delete" and self.detail and self.form.get("confirm") != "yes":
+        elif self.action == "delete" and self.form.get("confirm") != "yes":
             self.errors["delete"] = "Tick “Yes, delete” to confirm."
 
 
@@ -137,10 +148,16 @@ async def _act(
     becomes a message next to its field, from a list it is the error page."""
     if step.errors:
         return
+
+    async def tracked() -> tuple[None, dict[str, Any] | None]:
+        result, changes = await work()
+        step.changes = changes
+        return result, changes
+
     try:
         await _change(
             request, session, access, capability=capability, target_type=target_type,
-            target=target, work=work,
+            target=target, work=tracked,
         )  # fmt: skip
     except AdminError as exc:
         if _is_page(exc) or not step.detail:
@@ -258,8 +275,11 @@ def _wants_rows(request: Request) -> bool:
 
 
 def _back(form: Mapping[str, str]) -> str:
-    query = {k: form.get(k, "") for k in ("q", "state", "type", "kind") if form.get(k)}
+    query = {k: form.get(k, "") for k in _BACK_PARAMS if form.get(k)}
     return f"?{urlencode(query)}" if query else ""
+
+
+_BACK_PARAMS = ("q", "state", "type", "kind", "in", "sub", "exp", "by", "sort", "dir")
 
 
 def _back_to(form: Mapping[str, str], app_id: str, default: str) -> str:
@@ -305,23 +325,19 @@ async def _licenses_page(
     status: int = 200,
 ) -> Response:
     rt = runtime(request)
-    search, state, cursor = _list_args(request, lists.LICENSE_STATES)
+    query, subs = await list_query.from_request(request, "licenses")
     page: paging.Page[views_licenses.LicenseView] = paging.Page(items=[], next_cursor=None)
     # The list shows only to who may list licenses (a role may grant generation alone).
     listing = await _may(request, session, access, "license.list")
     if listing:
-        page = await lists.license_page(
-            rt, access.app_id, search=search, state=state, cursor=cursor
-        )
+        page = await lists.license_page(rt, access.app_id, query)
     shown = batch is not None and len(batch.keys) <= lists.MAX_INLINE_KEYS
     context = {
+        **await list_query.page_context(runtime(request), access.owner_account_id, query, subs),
         "app": access,
         "tab": "licenses",
         "page": page,
-        "search": search,
-        "state": state,
         "states": lists.LICENSE_STATES,
-        "subscriptions": await lists.subscription_names(rt, access.app_id),
         "errors": errors or {},
         "values": values or {},
         "listing": listing,
@@ -330,8 +346,7 @@ async def _licenses_page(
         "max_generate": lists.MAX_GENERATE,
         "max_inline": lists.MAX_INLINE_KEYS,
         "idem": secrets.token_urlsafe(18),
-        "filter_query": urlencode({"q": search, "state": state}),
-        "next_query": urlencode({"q": search, "state": state, "cursor": page.next_cursor or ""}),
+        "next_query": query.next_query(page.next_cursor),
     }
     template = "_licenses_table.html" if _wants_rows(request) and listing else "licenses.html"
     return render(request, template, context, status=status, session=session)
@@ -439,15 +454,13 @@ async def licenses_batch_download(request: Request, app_id: str, batch_id: str) 
 async def licenses_export(request: Request, app_id: str) -> Response:
     """Every license matching the list's current search and state filter."""
     _, access = await app_page(request, app_id, "license.export")
-    search, state, _ = _list_args(request, lists.LICENSE_STATES)
+    query, _ = await list_query.from_request(request, "licenses")
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "text"):
         fmt = "csv"
+    rt = runtime(request)
     text = await transfer.export_licenses(
-        runtime(request),
-        access.app_id,
-        LicenseFilter(state=state or None, search=search or None),
-        fmt=fmt,
+        rt, access.app_id, query.license_filter(rt.clock()), fmt=fmt
     )
     return _download(text, transfer.MEDIA_TYPES[fmt], f"licenses.{transfer.EXTENSIONS[fmt]}")
 
@@ -481,6 +494,7 @@ async def licenses_bulk(request: Request, app_id: str) -> Response:
     rt = runtime(request)
     who = actor(request, session)
     reason = form.get("reason", "")[:200]
+    changed = 0
     try:
         async with rt.db.write():
             for key in keys:
@@ -495,6 +509,7 @@ async def licenses_bulk(request: Request, app_id: str) -> Response:
                     after = await views_licenses.get_license(rt, access.app_id, before.key)
                     changes = _state_changes(before, after)
                 if changes is not None:
+                    changed += 1
                     await dashboard_auth.record_action(
                         rt,
                         who,
@@ -510,7 +525,15 @@ async def licenses_bulk(request: Request, app_id: str) -> Response:
             raise
         errors["bulk"] = f"Nothing was changed: {exc.message}"
         return await _licenses_page(request, session, access, errors=errors, status=400)
-    return redirect(request, f"/apps/{access.app_id}/licenses{_back(form)}")
+    verb = {"ban": "Banned", "unban": "Unbanned", "delete": "Deleted"}[action]
+    note = f" (reason: {reason})" if action == "ban" and reason else ""
+    rest = len(keys) - changed
+    same = f"; {messages.count(rest, 'license')} already were" if rest else ""
+    return redirect(
+        request,
+        f"/apps/{access.app_id}/licenses{_back(form)}",
+        f"{verb} {messages.count(changed, 'license')}{note}{same}.",
+    )
 
 
 @router.post("/apps/{app_id}/licenses/delete-matching")
@@ -518,24 +541,23 @@ async def licenses_delete_matching(request: Request, app_id: str) -> Response:
     """Delete every license matching the list's search and state filter (REST bulk delete)."""
     session, access = await app_page(request, app_id, "license.delete")
     form, _ = await _form(request)
-    search = form.get("q", "").strip()[:_MAX_SEARCH]
-    state = form.get("state", "") if form.get("state", "") in lists.LICENSE_STATES else ""
+    query, _ = await list_query.from_request(request, "licenses", form)
     errors: dict[str, str] = {}
     if form.get("confirm") != "yes":
         errors["bulk"] = "Tick “Yes, delete every match” to confirm."
-    if not (search or state):
-        errors["bulk"] = "Filter the list first: deleting needs a search or a state."
+    if not query.filtered:
+        errors["bulk"] = "Filter the list first: deleting needs a search or a filter."
     if errors:
         return await _licenses_page(request, session, access, errors=errors, status=400)
-    filters = LicenseFilter(state=state or None, search=search or None)
+    filters = query.license_filter(runtime(request).clock())
 
     async def work() -> tuple[list[str], dict[str, Any] | None]:
         keys = await admin.delete_licenses(runtime(request), access.app_id, filters)
         if not keys:
             return keys, None
-        return keys, {"deleted": [None, len(keys)], "filter": [None, {"q": search, "state": state}]}
+        return keys, {"deleted": [None, len(keys)], "filter": [None, query.params()]}
 
-    await _change(
+    deleted = await _change(
         request,
         session,
         access,
@@ -544,7 +566,11 @@ async def licenses_delete_matching(request: Request, app_id: str) -> Response:
         target=lambda keys: f"{len(keys)} licenses",
         work=work,
     )
-    return redirect(request, f"/apps/{access.app_id}/licenses{_back(form)}")
+    return redirect(
+        request,
+        f"/apps/{access.app_id}/licenses{_back(form)}",
+        f"Deleted {messages.count(len(deleted), 'license')} matching the filter.",
+    )
 
 
 # -- licenses: one license ---------------------------------------------------------------
@@ -678,9 +704,10 @@ async def license_action(request: Request, app_id: str, key: str, action: str) -
         return await _license_page(
             request, session, access, key, errors=errors, values=step.values, status=400
         )
+    done = step.done("license", key)
     if action == "delete" or not detail:
-        return redirect(request, f"/apps/{app}/licenses{_back(form)}")
-    return redirect(request, f"/apps/{app}/license/{_q(key)}")
+        return redirect(request, f"/apps/{app}/licenses{_back(form)}", done)
+    return redirect(request, f"/apps/{app}/license/{_q(key)}", done)
 
 
 def _view_changes(before: Any, after: Any) -> dict[str, list[Any]]:
@@ -718,20 +745,18 @@ async def _users_page(
     status: int = 200,
 ) -> Response:
     rt = runtime(request)
-    search, state, cursor = _list_args(request, lists.USER_STATES)
-    page = await lists.user_page(rt, access.app_id, search=search, state=state, cursor=cursor)
+    query, subs = await list_query.from_request(request, "users")
+    page = await lists.user_page(rt, access.app_id, query)
     context = {
+        **await list_query.page_context(runtime(request), access.owner_account_id, query, subs),
         "app": access,
         "tab": "users",
         "page": page,
-        "search": search,
-        "state": state,
         "states": lists.USER_STATES,
-        "subscriptions": await lists.subscription_names(rt, access.app_id),
         "errors": errors or {},
         "values": values or {},
-        "filter_query": urlencode({"q": search, "state": state}),
-        "next_query": urlencode({"q": search, "state": state, "cursor": page.next_cursor or ""}),
+        "next_query": query.next_query(page.next_cursor),
+        "bulk_actions": admin_bulk.ACTIONS,
     }
     template = "_users_table.html" if _wants_rows(request) else "users.html"
     return render(request, template, context, status=status, session=session)
@@ -792,16 +817,27 @@ async def users_create(request: Request, app_id: str) -> Response:
                 raise
             errors[_field(exc, _USER_CREATE, "create")] = exc.message
         else:
-            return redirect(request, f"/apps/{access.app_id}/user/{_q(user.username)}")
+            return redirect(
+                request,
+                f"/apps/{access.app_id}/user/{_q(user.username)}",
+                f"Created user {user.username} ({user.subscription}).",
+            )
     return await _users_page(request, session, access, errors=errors, values=values, status=400)
 
 
 @router.get("/apps/{app_id}/users/export")
 async def users_export(request: Request, app_id: str) -> Response:
     _, access = await app_page(request, app_id, "user.export")
-    search, state, _ = _list_args(request, lists.USER_STATES)
+    query, _ = await list_query.from_request(request, "users")
+    rt = runtime(request)
     text = await transfer_identities.export_users(
-        runtime(request), access.app_id, fmt="csv", state=state or None, search=search or None
+        rt,
+        access.app_id,
+        fmt="csv",
+        state=query.state or None,
+        subscription=query.subscription or None,
+        search=query.search or None,
+        more=query.user_filter(rt.clock()),
     )
     return _download(text, "text/csv; charset=utf-8", "users.csv")
 
@@ -946,9 +982,10 @@ async def user_action(request: Request, app_id: str, username: str, action: str)
         return await _user_page(
             request, session, access, name, errors=errors, values=step.values, status=400
         )
+    done = step.done("user", name)
     if action == "delete" or not detail:
-        return redirect(request, f"/apps/{app}/users{_back(form)}")
-    return redirect(request, f"/apps/{app}/user/{_q(name)}")
+        return redirect(request, f"/apps/{app}/users{_back(form)}", done)
+    return redirect(request, f"/apps/{app}/user/{_q(name)}", done)
 
 
 def _identity_edits(
@@ -1099,7 +1136,9 @@ async def devices_create(request: Request, app_id: str) -> Response:
             errors[_field(exc, _DEVICE_CREATE, "create")] = exc.message
         else:
             return redirect(
-                request, f"/apps/{access.app_id}/device/{device.device_type}/{_q(device.device_id)}"
+                request,
+                f"/apps/{access.app_id}/device/{device.device_type}/{_q(device.device_id)}",
+                f"Registered {device.device_type} device {device.device_id}.",
             )
     return await _devices_page(request, session, access, errors=errors, values=values, status=400)
 
@@ -1244,9 +1283,10 @@ async def device_action(
         return await _device_page(
             request, session, access, kind, ident, errors=errors, values=step.values, status=400
         )
+    done = step.done("device", f"{kind} {ident}")
     if action == "delete" or not detail:
-        return redirect(request, f"/apps/{app}/devices{_back(form)}")
-    return redirect(request, f"/apps/{app}/device/{kind}/{_q(ident)}")
+        return redirect(request, f"/apps/{app}/devices{_back(form)}", done)
+    return redirect(request, f"/apps/{app}/device/{kind}/{_q(ident)}", done)
 
 
 # -- client sessions ---------------------------------------------------------------------
@@ -1335,7 +1375,7 @@ async def sessions_end_all(request: Request, app_id: str) -> Response:
             return ended, {"live_sessions": [ended, 0]} if ended else None
 
         try:
-            await _change(
+            ended = await _change(
                 request,
                 session,
                 access,
@@ -1349,7 +1389,11 @@ async def sessions_end_all(request: Request, app_id: str) -> Response:
                 raise
             errors["end_all"] = "No such identity." if exc.is_not_found else exc.message
         else:
-            return redirect(request, f"/apps/{access.app_id}/sessions{_back(form)}")
+            return redirect(
+                request,
+                f"/apps/{access.app_id}/sessions{_back(form)}",
+                f"Ended {messages.count(ended, 'live session')}.",
+            )
     return await _sessions_page(request, session, access, errors=errors, status=400)
 
 
@@ -1363,7 +1407,7 @@ async def session_end(request: Request, app_id: str, session_id: str) -> Respons
         result, changed = await admin.end_session(rt, access.app_id, session_id)
         return result, {"state": ["live", "ended"]} if changed else None
 
-    await _change(
+    ended = await _change(
         request,
         session,
         access,
@@ -1373,4 +1417,6 @@ async def session_end(request: Request, app_id: str, session_id: str) -> Respons
         work=work,
     )
     default = f"/apps/{access.app_id}/sessions"
-    return redirect(request, _back_to(form, access.app_id, default))
+    return redirect(
+        request, _back_to(form, access.app_id, default), f"Ended session {str(ended.id)[:8]}."
+    )

@@ -64,8 +64,11 @@ def test_sign_in_create_app_generate_keys_and_ban_user(page: Any, server: Server
     page.click("nav.tabs >> text=Users")
     row = page.locator("tr[data-username='mara']")
     assert row.locator("td.state").inner_text() == "active"
-    row.locator("button[value=ban]").click()
-    page.wait_for_load_state()
+    # The row's ban opens its confirmation page (with the reason), then says what changed.
+    row.locator("a:has-text('ban…')").click()
+    page.fill("#confirm-form #f-reason", "refund")
+    page.click("#confirm-form button[type=submit]")
+    expect(page.locator("#flash")).to_contain_text("Banned user mara")
     assert page.locator("tr[data-username='mara'] td.state").inner_text() == "banned"
     assert not [e for e in errors if "Content Security Policy" in e], errors
 

@@ -192,8 +192,15 @@ async def test_apps_licenses_users_and_audit(dash: Dash) -> None:
     assert banned.headers["location"] == f"/dashboard/apps/{app_id}/licenses?q=TEST"
     only_banned = await browser.get(f"/apps/{app_id}/licenses", params={"state": "banned"})
     assert keys[0] in only_banned.text and keys[1] not in only_banned.text
-    deleted = await browser.submit(
+    # A delete needs its confirmation (the row's link opens the confirmation page, #13).
+    unconfirmed = await browser.submit(
         f"/apps/{app_id}/licenses", f"/apps/{app_id}/licenses/{keys[1]}/delete", {}
+    )
+    assert unconfirmed.status_code == 400
+    deleted = await browser.submit(
+        f"/apps/{app_id}/licenses",
+        f"/apps/{app_id}/licenses/{keys[1]}/delete",
+        {"confirm": "yes"},
     )
     assert deleted.status_code == 303
     async with dash.rt.db.read() as conn:
