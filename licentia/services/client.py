@@ -37,6 +37,7 @@ from licentia.services.client_limits import IdentityLimits, identity_limit
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import RateLimiter
 from licentia.services.runtime import Runtime
+from licentia.services.session_seen import SeenBuffer
 from licentia.store.engine import HotConn
 from licentia.store.tables import (
     accounts,
@@ -195,8 +196,12 @@ class ClientService:
         cache: AppConfigCache,
         net: NetInfo,
         limiter: RateLimiter,
+        seen: SeenBuffer | None = None,
     ) -> None:
         self.rt = rt
+        #: Write-behind last-seen times of validate-session / blacklist/check (None: written
+        #: by the call itself).
+        self.seen = seen
         self.db = rt.db
         self.passwords = rt.passwords
         self.clock = rt.clock
@@ -234,7 +239,8 @@ class ClientService:
             if owner_id.strip() != row.owner_public or app_name.strip() != row.name:
                 raise ProtocolError(Code.INVALID_SESSION)
         call.client_version = row.client_version
-        expires = self.session_expiry(row, app)
+        seen = self.seen.seen_at(id_hash, row.last_seen_at) if self.seen is not None else None
+        expires = self.session_expiry(row, app, seen)
         if row.ended_at is not None or expires <= now:
             raise ProtocolError(Code.SESSION_EXPIRED)
         identity: Identity | None = None
@@ -252,8 +258,9 @@ class ClientService:
         return SessionCtx(id_hash=id_hash, row=row, app=app, identity=identity)
 
     @staticmethod
-    def session_expiry(row: Any, app: AppConfig) -> datetime:
-        idle = row.last_seen_at + timedelta(seconds=app.session_idle_timeout)
+    def session_expiry(row: Any, app: AppConfig, seen: datetime | None = None) -> datetime:
+        """`seen`: the session's last-seen time when newer than the row's (write-behind)."""
+        idle = (seen or row.last_seen_at) + timedelta(seconds=app.session_idle_timeout)
         absolute = row.created_at + timedelta(seconds=app.session_max_lifetime)
         return min(idle, absolute)  # type: ignore[no-any-return]
 

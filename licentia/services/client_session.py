@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 
 async def _touch(svc: ClientService, ctx: SessionCtx, now: Any, conn: HotConn) -> None:
+    """Mark the session used: noted for the next write-behind flush when the worker has a
+    buffer (`services/session_seen.py`), else written now."""
+    if svc.seen is not None:
+        svc.seen.note(ctx.id_hash, now)
+        return
     from licentia.services.client import _TOUCH
 
     params = {"b_id_hash": ctx.id_hash, "b_now": now}
