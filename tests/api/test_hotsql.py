@@ -4,10 +4,16 @@ SQLite quick connection and on PostgreSQL's autocommit connection alike."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
 from licentia.services import client
+from licentia.store import engine
+from licentia.store.engine import Database
 from licentia.store.hotsql import HotRow
 from tests.api.conftest import Api
 
@@ -55,3 +61,28 @@ async def test_missing_rows_and_unstorable_text(api: Api) -> None:
     hot, plain = await _both(api, client._INIT_LOOKUP, params)  # cleaned, never a driver error
     _same(hot, plain)
     assert hot.id is None
+
+
+async def test_idle_pooled_connection_that_died_is_replaced(database_url: str) -> None:
+    """PostgreSQL pings a pooled connection only after it sat idle (no pre-ping round trip
+    per checkout), and a connection that died meanwhile is replaced, not handed out."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL pool only")
+    import asyncpg
+
+    db = Database.from_url(database_url, pool_size=1)
+    try:
+        async with db.quick_read() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        killer = await asyncpg.connect(plain)
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        await asyncio.sleep(engine.IDLE_PING_SECONDS + 0.1)
+        async with db.quick_read() as conn:
+            again = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert again != pid
+    finally:
+        await db.dispose()
