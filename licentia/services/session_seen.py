@@ -1,6 +1,7 @@
-"""Write-behind `sessions.last_seen_at` for validate-session and blacklist/check.
+"""Write-behind `sessions.last_seen_at` for validate-session and blacklist/check (and the
+read-only `ticket` call, which marks its session the same way).
 
-These two calls are what a running program repeats all day; their only write was one
+The first two calls are what a running program repeats all day; their only write was one
 `UPDATE sessions SET last_seen_at` per call (on SQLite a turn of the file's write lock, on
 PostgreSQL a commit with its WAL flush). Each worker now notes the time in memory
 (`SeenBuffer.note`, a dictionary store) and writes every noted session in one transaction every
