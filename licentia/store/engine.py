@@ -37,6 +37,11 @@ from licentia.store import textsafe
 from licentia.store.quick import QuickSqlite, SyncConn
 
 
+def _plain(statement: Any) -> Any:
+    """The SQLAlchemy statement of a `hotsql.HotWrite`, or the statement itself."""
+    return statement.statement if hasattr(statement, "form") else statement
+
+
 class HotConn(Protocol):
     """What `quick_read()` / `quick_write()` yield: an `AsyncConnection` or a `SyncConn`."""
 
@@ -233,8 +238,9 @@ class Database:
                 result = quick.try_execute(statement, parameters)
                 if result is None:  # another process writes: wait on the threaded driver
                     async with self._locked_write() as conn:
-                        result = await conn.execute(statement, parameters)
+                        result = await conn.execute(_plain(statement), parameters)
             return result
+        statement = _plain(statement)
         if self.is_sqlite or self.in_write:
             async with self.write() as conn:
                 return await conn.execute(statement, parameters)

@@ -56,13 +56,15 @@ class _Form:
 
     __slots__ = ("binds", "fixed", "names", "procs", "row", "sql")
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         bind_procs = compiled._bind_processors
-        #: Values bound in the statement itself (a literal compared in a subquery).
-        self.fixed: dict[str, Any] = {k: v for k, v in compiled.params.items() if v is not None}
+        #: Values bound in the statement itself (a literal compared in a subquery, a NULL set).
+        self.fixed: dict[str, Any] = {
+            k: v for k, v in compiled.params.items() if not compiled.binds[k].required
+        }
         self.binds: tuple[Processor, ...] = tuple(
             cast(Processor, bind_procs.get(n)) for n in self.names
         )
@@ -121,6 +123,26 @@ class HotSelect:
             found = await driver.fetchrow(form.sql, *form.args(params))
             return None if found is None else form.make(found)
         return (await conn.execute(self.statement, params)).first()
+
+
+class HotWrite:
+    """One INSERT/UPDATE whose every value is a named bind parameter (no column defaults to
+    fill in), run on the SQLite quick writer's `sqlite3` connection by `Database.quick_execute`
+    (the replay-nonce claim and answer: two writes per call with several SQLite workers).
+    Elsewhere, and on the threaded fallback, the SQLAlchemy `statement` runs as before."""
+
+    __slots__ = ("_forms", "statement")
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._forms: dict[str, _Form] = {}
+
+    def form(self, dialect: Dialect) -> _Form:
+        key = f"{dialect.name}:{dialect.paramstyle}"
+        found = self._forms.get(key)
+        if found is None:
+            found = self._forms[key] = _Form(self.statement, dialect)
+        return found
 
 
 def _autocommit_pg(conn: AsyncConnection) -> bool:
