@@ -30,12 +30,13 @@ from licentia.api.replay import (
     ReplayStore,
 )
 from licentia.config import RateSpec, Settings
-from licentia.services import maintenance, signing_keys, usage
+from licentia.services import maintenance, session_seen, signing_keys, usage
 from licentia.services.appconfig import AppConfigCache
 from licentia.services.client import ClientService
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from licentia.services.runtime import Runtime
+from licentia.services.session_seen import SeenBuffer
 from licentia.store.migrate import upgrade_async
 from licentia.store.tables import replay_cache
 from licentia.web import build_dashboard
@@ -69,6 +70,9 @@ class LicentiaApp:
         self._redis: Any = None
         self._janitor: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._seen_flusher: asyncio.Task[None] | None = None
+        #: This worker's write-behind last-seen times (`services/session_seen.py`).
+        self.seen: SeenBuffer | None = None
         self.usage: usage.UsageCounter | None = None
         self.metrics: metrics.Metrics | None = (
             metrics.Metrics() if settings.metrics_enabled else None
@@ -167,7 +171,8 @@ class LicentiaApp:
             replay = MemoryReplayStore()
         net = NetInfo(settings)
         cache = AppConfigCache(rt.box)
-        service = ClientService(rt, cache=cache, net=net, limiter=limiter)
+        self.seen = SeenBuffer()
+        service = ClientService(rt, cache=cache, net=net, limiter=limiter, seen=self.seen)
         self.usage = usage.UsageCounter(rt.clock)
         usage.attach(rt, self.usage)
         if self.metrics is not None:
@@ -186,6 +191,7 @@ class LicentiaApp:
         self._flusher = asyncio.create_task(
             usage.run_flusher(rt, self.usage, settings.usage_flush_interval)
         )
+        self._seen_flusher = asyncio.create_task(session_seen.run_flusher(rt.db, self.seen))
 
     def _start_metrics(self, rt: Runtime, cache: AppConfigCache, replay: ReplayStore) -> None:
         assert self.metrics is not None
@@ -216,12 +222,17 @@ class LicentiaApp:
                 log.exception("periodic purge failed")
 
     async def shutdown(self) -> None:
-        for task in (self._janitor, self._flusher):
+        for task in (self._janitor, self._flusher, self._seen_flusher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._janitor = self._flusher = None
+        self._janitor = self._flusher = self._seen_flusher = None
+        if self.seen is not None and self.runtime is not None:
+            try:
+                await self.seen.flush(self.runtime.db)
+            except Exception:
+                log.exception("could not write session last-seen times at shutdown")
         if self.metrics is not None:
             await self.metrics.stop()
         if self.usage is not None and self.runtime is not None:

@@ -54,6 +54,7 @@ class Signer:
 
     def __init__(self, key: SigningKey, clock_ms: Callable[[], int] | None = None) -> None:
         self.key = key
+        self._kid = key.kid.encode()  # a SHA-256 of the public key: once, not per response
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
 
     def headers(self, body: bytes, request_id: str, nonce: str, *, echo: bool = True) -> Headers:
@@ -65,7 +66,7 @@ class Signer:
             (b"x-v2-signature", signature),
             (b"x-auth-signature", signature),
             (b"x-v2-signature-ts", ts.encode()),
-            (b"x-v2-signature-kid", self.key.kid.encode()),
+            (b"x-v2-signature-kid", self._kid),
         ]
         if echo and request_id:
             headers.append((b"x-v2-request-id", request_id.encode()))

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from licentia.store.engine import Database
+from licentia.store.hotsql import HotWrite
 from licentia.store.tables import replay_cache
 
 
@@ -84,18 +85,20 @@ class DatabaseReplayStore:
             body_sha256=bindparam("b_sha"),
             expires_at=bindparam("b_exp"),
         )
-        self._claim = stmt.on_conflict_do_update(
-            index_elements=[replay_cache.c.nonce],
-            set_={
-                "request_id": stmt.excluded.request_id,
-                "body_sha256": stmt.excluded.body_sha256,
-                "expires_at": stmt.excluded.expires_at,
-                "status": None,
-                "response_body": None,
-            },
-            where=replay_cache.c.expires_at < bindparam("b_now"),
+        self._claim = HotWrite(
+            stmt.on_conflict_do_update(
+                index_elements=[replay_cache.c.nonce],
+                set_={
+                    "request_id": stmt.excluded.request_id,
+                    "body_sha256": stmt.excluded.body_sha256,
+                    "expires_at": stmt.excluded.expires_at,
+                    "status": None,
+                    "response_body": None,
+                },
+                where=replay_cache.c.expires_at < bindparam("b_now"),
+            )
         )
-        self._store = (
+        self._store = HotWrite(
             update(replay_cache)
             .where(replay_cache.c.nonce == bindparam("b_nonce"))
             .values(status=bindparam("b_status"), response_body=bindparam("b_body"))

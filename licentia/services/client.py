@@ -37,7 +37,9 @@ from licentia.services.client_limits import IdentityLimits, identity_limit
 from licentia.services.netinfo import NetInfo
 from licentia.services.ratelimit import RateLimiter
 from licentia.services.runtime import Runtime
+from licentia.services.session_seen import SeenBuffer
 from licentia.store.engine import HotConn
+from licentia.store.hotsql import HotSelect
 from licentia.store.tables import (
     accounts,
     apps,
@@ -107,7 +109,7 @@ _TABLES = {"user": users, "license": licenses, "device": devices}
 
 # Hot-path statements, built once: bind parameters instead of per-call construction halve
 # their CPU cost (no statement building or cache-key generation on every request).
-_SESSION_LOOKUP = (
+_SESSION_LOOKUP = HotSelect(
     select(
         sessions,
         *APP_COLUMNS,
@@ -119,22 +121,24 @@ _SESSION_LOOKUP = (
     .where(sessions.c.id_hash == bindparam("id_hash"))
 )
 _IDENTITY_LOOKUP = {
-    kind: _with_subscription(table).where(table.c.id == bindparam("ident"))
+    kind: HotSelect(_with_subscription(table).where(table.c.id == bindparam("ident")))
     for kind, table in _TABLES.items()
 }
 # validate-session reads the identity and its bound SID count in one statement.
 _IDENTITY_WITH_DEVICES = {
     **_IDENTITY_LOOKUP,
     **{
-        kind: _with_subscription(table)
-        .add_columns(
-            select(func.count())
-            .select_from(bindings)
-            .where(bindings.c.holder_kind == kind, bindings.c.holder_id == table.c.id)
-            .scalar_subquery()
-            .label("devices_bound")
+        kind: HotSelect(
+            _with_subscription(table)
+            .add_columns(
+                select(func.count())
+                .select_from(bindings)
+                .where(bindings.c.holder_kind == kind, bindings.c.holder_id == table.c.id)
+                .scalar_subquery()
+                .label("devices_bound")
+            )
+            .where(table.c.id == bindparam("ident"))
         )
-        .where(table.c.id == bindparam("ident"))
         for kind, table in (("user", users), ("license", licenses))
     },
 }
@@ -148,7 +152,7 @@ _BINDING_COUNT = (
     .select_from(bindings)
     .where(bindings.c.holder_kind == bindparam("kind"), bindings.c.holder_id == bindparam("holder"))
 )
-_INIT_LOOKUP = (
+_INIT_LOOKUP = HotSelect(
     select(accounts.c.status.label("owner_status"), *APP_COLUMNS)
     .select_from(accounts)
     .outerjoin(
@@ -161,8 +165,10 @@ _BOUND_SIDS = select(bindings.c.id, bindings.c.sid_norm).where(
     bindings.c.holder_kind == bindparam("kind"), bindings.c.holder_id == bindparam("holder")
 )
 _INSERT_BINDING = bindings.insert()
-_LICENSE_BY_KEY = _license_query().where(
-    licenses.c.app_id == bindparam("app"), licenses.c.key == bindparam("key")
+_LICENSE_BY_KEY = HotSelect(
+    _license_query().where(
+        licenses.c.app_id == bindparam("app"), licenses.c.key == bindparam("key")
+    )
 )
 _INSERT_SESSION = sessions.insert()
 _INSERT_EVENT = auth_events.insert()
@@ -195,8 +201,12 @@ class ClientService:
         cache: AppConfigCache,
         net: NetInfo,
         limiter: RateLimiter,
+        seen: SeenBuffer | None = None,
     ) -> None:
         self.rt = rt
+        #: Write-behind last-seen times of validate-session / blacklist/check (None: written
+        #: by the call itself).
+        self.seen = seen
         self.db = rt.db
         self.passwords = rt.passwords
         self.clock = rt.clock
@@ -217,7 +227,7 @@ class ClientService:
         if len(session_id) != 64 or not set(session_id) <= _HEX64:
             raise ProtocolError(Code.INVALID_SESSION)
         id_hash = session_digest(session_id)
-        row = (await conn.execute(_SESSION_LOOKUP, {"id_hash": id_hash})).first()
+        row = await _SESSION_LOOKUP.first(conn, {"id_hash": id_hash})
         if row is None:
             raise ProtocolError(Code.INVALID_SESSION)
         # The row names the app: from here on the app's custom messages apply (0.17).
@@ -234,7 +244,8 @@ class ClientService:
             if owner_id.strip() != row.owner_public or app_name.strip() != row.name:
                 raise ProtocolError(Code.INVALID_SESSION)
         call.client_version = row.client_version
-        expires = self.session_expiry(row, app)
+        seen = self.seen.seen_at(id_hash, row.last_seen_at) if self.seen is not None else None
+        expires = self.session_expiry(row, app, seen)
         if row.ended_at is not None or expires <= now:
             raise ProtocolError(Code.SESSION_EXPIRED)
         identity: Identity | None = None
@@ -252,8 +263,9 @@ class ClientService:
         return SessionCtx(id_hash=id_hash, row=row, app=app, identity=identity)
 
     @staticmethod
-    def session_expiry(row: Any, app: AppConfig) -> datetime:
-        idle = row.last_seen_at + timedelta(seconds=app.session_idle_timeout)
+    def session_expiry(row: Any, app: AppConfig, seen: datetime | None = None) -> datetime:
+        """`seen`: the session's last-seen time when newer than the row's (write-behind)."""
+        idle = (seen or row.last_seen_at) + timedelta(seconds=app.session_idle_timeout)
         absolute = row.created_at + timedelta(seconds=app.session_max_lifetime)
         return min(idle, absolute)  # type: ignore[no-any-return]
 
@@ -271,7 +283,7 @@ class ClientService:
         self, conn: HotConn, kind: str, ident: str, *, count_devices: bool = False
     ) -> Identity | None:
         query = (_IDENTITY_WITH_DEVICES if count_devices else _IDENTITY_LOOKUP)[kind]
-        row = (await conn.execute(query, {"ident": ident})).first()
+        row = await query.first(conn, {"ident": ident})
         return Identity(kind, row) if row is not None else None
 
     @staticmethod
@@ -458,15 +470,13 @@ class ClientService:
                     owner_id, app_name = body.get("owner_id"), body.get("app_name")
                     if not isinstance(owner_id, str) or not isinstance(app_name, str):
                         return None
-                    row = (
-                        await conn.execute(
-                            _INIT_LOOKUP,
-                            {
-                                "owner_id": owner_id.strip(" \t\r\n"),
-                                "app_name": app_name.strip(" \t\r\n"),
-                            },
-                        )
-                    ).first()
+                    row = await _INIT_LOOKUP.first(
+                        conn,
+                        {
+                            "owner_id": owner_id.strip(" \t\r\n"),
+                            "app_name": app_name.strip(" \t\r\n"),
+                        },
+                    )
                     if row is not None and row.id is None:
                         row = None  # the owner exists, the app does not
                 else:
@@ -495,11 +505,9 @@ class ClientService:
         call.client_version = f["version"]
         async with self.db.quick_write() as conn:
             # One query resolves both: no owner row -> OWNER_NOT_FOUND; no app -> APP_NOT_FOUND.
-            app_row = (
-                await conn.execute(
-                    _INIT_LOOKUP, {"owner_id": f["owner_id"], "app_name": f["app_name"]}
-                )
-            ).first()
+            app_row = await _INIT_LOOKUP.first(
+                conn, {"owner_id": f["owner_id"], "app_name": f["app_name"]}
+            )
             if app_row is None:
                 raise ProtocolError(Code.OWNER_NOT_FOUND)
             if app_row.id is None:
@@ -652,9 +660,7 @@ class ClientService:
             self._require_sid(call, app)
             self._network_rules(call, app)
             self._sid_rules(app, sid)
-            lic = (
-                await conn.execute(_LICENSE_BY_KEY, {"app": app.id, "key": f["license_key"]})
-            ).first()
+            lic = await _LICENSE_BY_KEY.first(conn, {"app": app.id, "key": f["license_key"]})
             if lic is None:
                 raise ProtocolError(Code.LICENSE_NOT_FOUND)
             self._license_state(lic, now)

@@ -1,12 +1,13 @@
 """validate-session and blacklist/check: the calls a running program repeats all day.
 
 Both check the session (and its identity, app and owner) with reads that each see the latest
-committed state, then mark the session as used with one conditional UPDATE committed on its
-own: no transaction is held across the checks, and on SQLite the whole call runs on the event
-loop thread (see `store/quick.py`). A ban, pause, deletion, session end or app change made
-by any face is therefore seen by the very next call on every worker: nothing is cached
-across requests except the app configuration, which is keyed by `apps.config_rev` from the
-row read in the same call.
+committed state (on the raw driver, `store/hotsql.py`), then mark the session as used: noted
+in the worker's write-behind buffer (`services/session_seen.py`, flushed every second), or,
+without one, one conditional UPDATE committed on its own. No transaction is held across the
+checks, and on SQLite the whole call runs on the event loop thread (see `store/quick.py`). A
+ban, pause, deletion, session end or app change made by any face is therefore seen by the very
+next call on every worker: nothing is cached across requests except the app configuration,
+which is keyed by `apps.config_rev` from the row read in the same call.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
 
 
 async def _touch(svc: ClientService, ctx: SessionCtx, now: Any, conn: HotConn) -> None:
+    """Mark the session used: noted for the next write-behind flush when the worker has a
+    buffer (`services/session_seen.py`), else written now."""
+    if svc.seen is not None:
+        svc.seen.note(ctx.id_hash, now)
+        return
     from licentia.services.client import _TOUCH
 
     params = {"b_id_hash": ctx.id_hash, "b_now": now}

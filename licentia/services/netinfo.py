@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -33,6 +34,7 @@ def in_networks(ip: IPAddress, networks: list[IPNetwork]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
+@functools.lru_cache(maxsize=4096)  # every request parses its peer address: the same few
 def to_ip(value: str) -> IPAddress | None:
     """An address from `1.2.3.4`, `1.2.3.4:5678`, `::1` or `[::1]:5678`; None otherwise."""
     text = value.strip()

@@ -217,7 +217,7 @@ async def check_ticket(svc: ClientService, call: Call) -> dict[str, Any]:
             raise ProtocolError(Code.INVALID_TICKET)
         if not claims["nbf"] - svc.rt.settings.replay_window <= _seconds(now) < claims["exp"]:
             raise ProtocolError(Code.TICKET_EXPIRED)
-        found = (await conn.execute(_IDENTITY_LOOKUP[kind], {"ident": ident_id})).first()
+        found = await _IDENTITY_LOOKUP[kind].first(conn, {"ident": ident_id})
         if found is not None and str(found.app_id) != app_id:
             found = None
         code = _state_code(kind_key, found, now)

@@ -97,8 +97,20 @@ class QuickSqlite:
         writer.rollback()  # resets SQLAlchemy's state only
 
     def try_execute(self, statement: Any, parameters: Any) -> Any:
-        """One statement in autocommit mode, or None when the write lock is busy."""
+        """One statement in autocommit mode, or None when the write lock is busy.
+
+        A `hotsql.HotWrite` runs straight on the `sqlite3` connection (its cursor has the
+        same `rowcount`); anything else through SQLAlchemy."""
         writer = self.writer()
+        form = getattr(statement, "form", None)
+        if form is not None:
+            compiled = form(writer.dialect)
+            try:
+                return _raw(writer).execute(compiled.sql, compiled.args(parameters))
+            except sqlite3.OperationalError as exc:
+                if _is_busy(exc):
+                    return None
+                raise
         try:
             result = writer.execute(statement, parameters)
         except OperationalError as exc:

@@ -6,7 +6,8 @@ session (so each holds the app's configuration in its per-process cache); the ch
 through the CLI, a third process; the next call on each server must already see it. The hot
 path keeps no cache besides the app configuration keyed by `apps.config_rev`, and this test
 is what holds it to that: ban, pause, delete, HWID reset, session end, app disable and an app
-setting change.
+setting change; and the one write-behind value (validate-session's last-seen time) reaches the
+other process within its bound.
 """
 
 from __future__ import annotations
@@ -135,9 +136,34 @@ def test_session_end_and_delete_are_seen_by_every_process(cluster: Cluster) -> N
     cluster.both_fail(session_id, "SESSION_EXPIRED")
 
 
+def test_last_seen_written_behind_reaches_every_process_within_the_bound(
+    cluster: Cluster,
+) -> None:
+    """validate-session writes last_seen_at behind (services/session_seen.py, flushed every
+    1 s): a call served by A keeps the session alive for B once A has flushed. With a 3 s idle
+    timeout, B's call 4 s after init and 2 s after A's call succeeds only if A's time reached
+    the database within 2 s (the bound is 1 s plus the flush itself)."""
+    app = cluster.app_id
+    cluster.cli("app", "set", app, "session_idle_timeout", "3")
+    try:
+        session_id = str(cluster.post(cluster.a, "init", cluster.creds)["session_id"])
+        time.sleep(2)
+        answer = cluster.validate(cluster.a, session_id)
+        assert answer["success"] is True, answer
+        time.sleep(2)
+        answer = cluster.validate(cluster.b, session_id)
+        assert answer["success"] is True, answer
+        time.sleep(3.2)  # idle past the timeout on every process
+        for base in (cluster.a, cluster.b):
+            assert cluster.validate(base, session_id)["code"] == "SESSION_EXPIRED"
+    finally:
+        cluster.cli("app", "set", app, "session_idle_timeout", "3600")
+
+
 def test_app_disable_and_setting_change_are_seen_by_every_process(cluster: Cluster) -> None:
     app = cluster.app_id
     session_id = cluster.session(cluster.a, cluster.keys[3], "APP-MACHINE")
+    created = time.monotonic()
     cluster.both_ok(session_id)
     cluster.cli("app", "set", app, "require_request_signature", "on")
     cluster.both_fail(session_id, "INVALID_REQUEST_SIGNATURE")
@@ -147,5 +173,8 @@ def test_app_disable_and_setting_change_are_seen_by_every_process(cluster: Clust
     cluster.both_fail(session_id, "APP_DISABLED")
     cluster.cli("app", "enable", app)
     cluster.both_ok(session_id)
+    # The session must be older than the new 1 s lifetime (the CLI is fast enough now that
+    # everything above can take less than a second).
+    time.sleep(max(0.0, 1.2 - (time.monotonic() - created)))
     cluster.cli("app", "set", app, "session_max_lifetime", "1")
     cluster.both_fail(session_id, "SESSION_EXPIRED")

@@ -103,13 +103,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+# Built once: `json.loads` with options builds a new decoder on every call.
+_DECODER = json.JSONDecoder(strict=False, parse_constant=_reject_constant)
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     """0.1: UTF-8 (BOM skipped), lenient JSON (raw control characters allowed), an object."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, strict=False, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError(Code.INVALID_REQUEST) from None
     if not isinstance(value, dict):
