@@ -93,6 +93,7 @@ def _skip_in_this_pass(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.skip(reason="runs in the PostgreSQL pass"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marker into the group suffix
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the tests that share a module-scoped fixture on one pytest-xdist worker.
 
