@@ -205,30 +205,6 @@ async def _plan_row(conn: AsyncConnection, owner_account_id: str, plan_id: str) 
     return row
 
 
-async def _plan_apps(conn: AsyncConnection, plan_id: str) -> list[str]:
-    """The apps a plan prices (what its resellers may generate keys of)."""
-    rows = await conn.execute(
-        select(rate_plan_prices.c.app_id).where(rate_plan_prices.c.rate_plan_id == plan_id)
-    )
-    return sorted({r.app_id for r in rows})
-
-
-async def _plan_granted(
-    conn: AsyncConnection, by: Grantor | None, owner_account_id: str, plan: Row[Any] | None
-) -> None:
-    """Giving a reseller `plan` grants what the plan grants (`grants.plan_within`)."""
-    if by is None or plan is None:
-        return
-    await grants.plan_within(
-        conn,
-        by,
-        owner_account_id,
-        allow_ban=bool(plan.allow_ban),
-        allow_reset_hwid=bool(plan.allow_reset_hwid),
-        app_ids=await _plan_apps(conn, plan.id),
-    )
-
-
 async def _plan(conn: AsyncConnection, owner_account_id: str, plan_id: str) -> RatePlan:
     row = await _plan_row(conn, owner_account_id, plan_id)
     return _plan_of(row, (await _prices(conn, [row.id]))[row.id])
@@ -324,7 +300,7 @@ async def edit_rate_plan(
                 owner.id,
                 allow_ban=bool(values.get("allow_ban")),
                 allow_reset_hwid=bool(values.get("allow_reset_hwid")),
-                app_ids=await _plan_apps(conn, row.id),
+                app_ids=await grants.plan_apps(conn, row.id),
                 field="allow_ban" if values.get("allow_ban") else "allow_reset_hwid",
             )
         if values:
@@ -608,7 +584,7 @@ async def add_reseller(
         plan = None
         if rate_plan_id is not None and trim(str(rate_plan_id)):
             plan = await _plan_row(conn, owner.id, rate_plan_id)
-        await _plan_granted(conn, by, owner.id, plan)
+        await grants.assigned_plan_within(conn, by, owner.id, plan)
         allowed = await owner_app_ids(conn, owner.id, app_ids, "apps")
         if new is not None:
             account = await insert_account(conn, rt, new)
@@ -680,7 +656,7 @@ async def edit_reseller(
                 plan = await _plan_row(conn, owner.id, rate_plan_id)
             new_plan = None if plan is None else plan.id
             if new_plan != before.rate_plan_id:
-                await _plan_granted(conn, by, owner.id, plan)
+                await grants.assigned_plan_within(conn, by, owner.id, plan)
                 values["rate_plan_id"] = new_plan
                 changes["rate_plan"] = [before.rate_plan_name, None if plan is None else plan.name]
         if app_ids is not _UNSET:
@@ -688,7 +664,7 @@ async def edit_reseller(
             if allowed != before.app_ids:
                 if "rate_plan_id" not in values and before.rate_plan_id is not None:
                     current = await _plan_row(conn, owner.id, before.rate_plan_id)
-                    await _plan_granted(conn, by, owner.id, current)
+                    await grants.assigned_plan_within(conn, by, owner.id, current)
                 values["app_ids"] = None if allowed is None else json.dumps(allowed)
                 changes["apps"] = [before.app_ids, allowed]
         if values:

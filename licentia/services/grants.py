@@ -43,7 +43,7 @@ from licentia.services.principals import (
     Rights,
     rights_in,
 )
-from licentia.store.tables import staff_roles
+from licentia.store.tables import rate_plan_prices, staff_roles
 
 #: Resources whose rights only the owner grants.
 OWNER_LEVEL = frozenset({"owner", "elite-key"})
@@ -194,3 +194,27 @@ async def plan_within(
         allow_ban=allow_ban, allow_reset_hwid=allow_reset_hwid, priced=bool(app_ids)
     )
     grant.require(wanted, sorted(set(app_ids)), field)
+
+
+async def plan_apps(conn: AsyncConnection, plan_id: str) -> list[str]:
+    """The apps a rate plan prices (what its resellers may generate keys of)."""
+    rows = await conn.execute(
+        select(rate_plan_prices.c.app_id).where(rate_plan_prices.c.rate_plan_id == plan_id)
+    )
+    return sorted({r.app_id for r in rows})
+
+
+async def assigned_plan_within(
+    conn: AsyncConnection, grantor: Grantor | None, owner_account_id: str, plan: Any
+) -> None:
+    """Giving a reseller the rate plan row `plan` grants what the plan grants."""
+    if grantor is None or plan is None:
+        return
+    await plan_within(
+        conn,
+        grantor,
+        owner_account_id,
+        allow_ban=bool(plan.allow_ban),
+        allow_reset_hwid=bool(plan.allow_reset_hwid),
+        app_ids=await plan_apps(conn, plan.id),
+    )
