@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from licentia.api import logfilter
-from licentia.api.app import access_log_routes, create_app
+from licentia.api.app import LicentiaApp, access_log_routes, create_app
 from licentia.api.logfilter import RedactSecretsFilter, SecretPaths, install, redact_query
 from licentia.config import Settings
 
@@ -40,10 +40,14 @@ def test_redact_query(path: str, expected: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def paths(tmp_path_factory: pytest.TempPathFactory) -> SecretPaths:
+def log_app(tmp_path_factory: pytest.TempPathFactory) -> LicentiaApp:
     data_dir: Path = tmp_path_factory.mktemp("logfilter")
-    app = create_app(Settings(data_dir=data_dir))
-    return SecretPaths(access_log_routes(app))
+    return create_app(Settings(data_dir=data_dir))
+
+
+@pytest.fixture(scope="module")
+def paths(log_app: LicentiaApp) -> SecretPaths:
+    return SecretPaths(access_log_routes(log_app))
 
 
 @pytest.mark.parametrize(
@@ -146,12 +150,12 @@ def test_unmatched_paths_hide_key_shaped_segments(
 
 @pytest.mark.one_pass
 async def test_an_unmatched_request_path_is_logged_without_its_key(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    log_app: LicentiaApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     """In process: a key in a path no route matches is answered 404 and logged redacted."""
     import httpx
 
-    app = create_app(Settings(data_dir=tmp_path))
+    app = log_app
     install(access_log_routes(app))
     path = "/api/manage/v1/licence/QWERT-12345-ASDFG-67890-ZXCVB"
     async with httpx.AsyncClient(
