@@ -10,8 +10,10 @@ What keeps this from reopening the door the lock closed:
 
 * **No oracle.** Every refusal is the lock's own answer (`RATE_LIMITED`, the same message),
   whether the name is unknown, the password wrong, TOTP off, the account suspended or the
-  code wrong. Without a right password *and* a right code the step shows nothing, so guessing
-  passwords through it gives a guesser no more than the lock already does.
+  code wrong, and it does the same work on every path (a code bucket reserved, throwaway
+  when the password is wrong; a secret read; one audit entry). Without a right password
+  *and* a right code the step shows nothing, so guessing passwords through it gives a guesser
+  no more than the lock already does.
 * **Code guesses are limited per account.** A code is checked only after a right password,
   and each one is counted first in the account's TOTP bucket (`dashboard_guard.totp_bucket`,
   `TOTP_FAILURES` per `LOCK_WINDOW`, shared with the normal second step); a right code
@@ -21,10 +23,13 @@ What keeps this from reopening the door the lock closed:
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import select
 
 from licentia.services import attempts, audit, dashboard_guard
 from licentia.services.admin_common import AdminError
+from licentia.services.attempts import Bucket
 from licentia.services.dashboard_auth import (
     PASSWORD_MAX,
     SignInResult,
@@ -46,6 +51,9 @@ from licentia.services.dashboard_auth import (
 )
 from licentia.services.runtime import Runtime
 from licentia.store.tables import accounts, dashboard_signin_failures
+
+#: Checked against when there is no secret, so both paths do the same HMAC work.
+_NO_SECRET = "A" * 32
 
 
 def _locked() -> AdminError:
@@ -71,32 +79,43 @@ async def sign_in_with_code(
     now = rt.clock()
     good = bool(name) and bool(password) and len(password) <= PASSWORD_MAX
     good = await rt.passwords.verify(stored, password[:PASSWORD_MAX]) and good
-    if not good or row is None or row.must_change_password:
-        await _audit_failure(rt, row, ip, "INVALID_CREDENTIALS")
-        raise _locked()
-    account = _account(row, row.id)
-    if not account.totp_enabled or account.status != "active":
-        async with rt.db.write() as conn:  # a right password is no failure at this address
-            await dashboard_guard.succeeded(conn, reservation, username, ip)
-        raise _locked()
-    bucket = dashboard_guard.totp_bucket(account.id)
-    window = dashboard_guard.LOCK_WINDOW
-    code_hold = await attempts.reserve(rt, dashboard_signin_failures, [bucket], window)
+    account = _account(row, row.id) if row is not None else None
+    can = (
+        good
+        and account is not None
+        and row is not None
+        and not row.must_change_password
+        and account.totp_enabled
+        and account.status == "active"
+    )
+    # The same work whichever part is wrong (a throwaway code bucket when the password is),
+    # so neither the answer nor its time tells that a password was right.
+    subject = account.id if can and account is not None else secrets.token_hex(16)
+    code_hold = await attempts.reserve(
+        rt,
+        dashboard_signin_failures,
+        [Bucket("totp", subject, dashboard_guard.TOTP_FAILURES)],
+        dashboard_guard.LOCK_WINDOW,
+    )
     async with rt.db.read() as conn:
-        secret = await _totp_secret(conn, rt, account.id)
-        after = await _last_step(conn, account.id)
+        secret = await _totp_secret(conn, rt, subject)
+        after = await _last_step(conn, subject)
     code = code.strip()
-    step = totp_match(secret, code, now, after=after) if secret and code_hold else None
-    if step is None or code_hold is None:
-        await audit.record_standalone(
-            rt,
-            account_actor(account.id, ip),
-            owner_account_id=_audit_owner(account),
-            capability="owner.sign_in",
-            result="INVALID_TOTP" if code_hold else "RATE_LIMITED",
-            target_type="account",
-            target=account.id,
-        )
+    step = totp_match(secret or _NO_SECRET, code, now, after=after)
+    if not can or row is None or account is None or step is None or code_hold is None:
+        if not good or row is None:
+            await _audit_failure(rt, row, ip, "INVALID_CREDENTIALS")
+        else:
+            result = "INVALID_TOTP" if can and code_hold else "RATE_LIMITED"
+            await audit.record_standalone(
+                rt,
+                account_actor(row.id, ip),
+                owner_account_id=_audit_owner(account) if account else None,
+                capability="owner.sign_in",
+                result=result,
+                target_type="account",
+                target=row.id,
+            )
         raise _locked()
     async with rt.db.write() as conn:
         await _use_step(conn, account.id, step)
