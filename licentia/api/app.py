@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from licentia import __version__
 from licentia.api import busy, landing, logfilter, metrics
 from licentia.api.client_v2.app import PREFIX, ClientApi, Receive, Scope, Send, SignerHolder
-from licentia.api.client_v2.endpoints import canonical
+from licentia.api.client_v2.endpoints import ALIASES, FIELDS, canonical
 from licentia.api.elite import build_router as build_elite_router
 from licentia.api.manage import build_router as build_manage_router
 from licentia.api.replay import (
@@ -328,5 +328,11 @@ def create_app_from_env() -> LicentiaApp:
     )
     app = create_app(settings)
     # The access log shows routes with a license key in the path by their placeholder.
-    logfilter.install(logfilter.secret_routes(app.web))
+    logfilter.install(access_log_routes(app))
     return app
+
+
+def access_log_routes(app: LicentiaApp) -> list[str]:
+    """Every route the access log knows: the web app's and the client API's endpoints."""
+    client = [PREFIX + name for name in (*FIELDS, *ALIASES)]
+    return logfilter.secret_routes(app.web) + client

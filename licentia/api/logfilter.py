@@ -11,6 +11,13 @@ secret into the log:
   (`/api/manage/apps/{app_id}/licenses/{key}`, ...) are logged with the route's placeholder in
   place of the key (`.../licenses/{key}/ban`). The routes come from the application itself
   (`secret_routes`), so a new route with a secret parameter is covered without editing here.
+  A path that matches no route (a typo, a probe, an old client) is logged with every
+  *key-shaped* segment shown as `[redacted]`. Key-shaped is what the app hands out as a
+  secret: an API token (`lic_...`), an Elite Key (`ek_...`), or a license key, which a mask
+  makes from at least 8 random characters of `A-Z a-z 0-9 - _` and at most 64 in all
+  (`services.admin_licenses`): so any segment of 8 to 64 such characters. Readable stay the
+  literal words of the app's own routes (`licenses`, `reset-hwid`), ids (UUIDs), shorter
+  segments and anything with another character (`app.css`).
 * **ASGI message trace** (`LICENTIA_LOG_LEVEL=trace`): uvicorn's `uvicorn.asgi` logger dumps
   whole scopes (headers with cookies, `Authorization`, `x-elite-key`); those records are dropped.
 * **Third-party debug output:** at `debug`, aiosqlite logs every statement with its parameters;
@@ -23,6 +30,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 #: Query parameters whose values are never secret: kept in the access log.
 SAFE_QUERY_PARAMS = frozenset(
@@ -66,6 +74,9 @@ NOISY_LIBRARIES = (
 REDACTED = "[redacted]"
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}")
+#: Secrets of an unmatched path: tokens and Elite Keys by prefix, license keys by shape.
+_KEY_SHAPED = re.compile(r"(?:lic_|ek_)[A-Za-z0-9_-]+|[A-Za-z0-9_-]{8,64}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def redact_query(text: str) -> str:
@@ -120,6 +131,7 @@ class SecretPaths:
         self.plain: list[_Template] = []
         self.secret: list[_Template] = []
         self._known: set[str] = set()
+        self.words: set[str] = set()  # the literal segments of every route
         self.add(templates)
 
     def add(self, templates: Iterable[str]) -> None:
@@ -127,6 +139,7 @@ class SecretPaths:
             if template in self._known:
                 continue
             self._known.add(template)
+            self.words.update(p for p in template.split("/") if p and "{" not in p)
             parsed = _Template(template)
             if parsed.secret:
                 self.secret.append(parsed)
@@ -147,7 +160,16 @@ class SecretPaths:
                 out.append(path[last:start] + "{" + name + "}")
                 last = end
             return "".join(out) + path[last:]
-        return path
+        if any(plain.full.match(path) for plain in self.plain):
+            return path
+        return "/".join(self._segment(p) for p in path.split("/"))
+
+    def _segment(self, part: str) -> str:
+        """A segment of a path that matches no route: `[redacted]` when key-shaped."""
+        value = unquote(part)
+        if value in self.words or _UUID.fullmatch(value) or not _KEY_SHAPED.fullmatch(value):
+            return part
+        return REDACTED
 
 
 def secret_routes(app: Any, prefix: str = "") -> list[str]:

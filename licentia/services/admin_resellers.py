@@ -26,7 +26,7 @@ from sqlalchemy import Row, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.domain.timeutil import iso_z
-from licentia.services import admin_licenses, paging
+from licentia.services import admin_licenses, grants, paging
 from licentia.services.admin_common import (
     MAX_DAYS,
     AdminError,
@@ -56,6 +56,7 @@ from licentia.services.admin_staff import (
     set_active,
 )
 from licentia.services.audit import CLI_ACTOR, Actor
+from licentia.services.grants import Grantor
 from licentia.services.principals import created_by_reseller
 from licentia.services.runtime import Runtime
 from licentia.store.tables import (
@@ -229,13 +230,18 @@ async def create_rate_plan(
     allow_ban: bool = False,
     allow_reset_hwid: bool = False,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> RatePlan:
-    """A new rate plan without prices (add them with `set_price`)."""
+    """A new rate plan without prices (add them with `set_price`); `by` may grant its
+    flags (`services.grants`: nobody grants what they do not hold)."""
     plan_name = check_name(name)
     ban = parse_bool(allow_ban, "allow_ban")
     reset = parse_bool(allow_reset_hwid, "allow_reset_hwid")
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
+        await grants.plan_within(
+            conn, by, owner.id, allow_ban=ban, allow_reset_hwid=reset, field="allow_ban"
+        )
         await _name_free(conn, rate_plans, owner.id, plan_name)
         plan_id = new_id()
         await conn.execute(
@@ -267,7 +273,10 @@ async def edit_rate_plan(
     allow_ban: bool | None = None,
     allow_reset_hwid: bool | None = None,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> RatePlan:
+    """Rename, or switch the flags; a flag switched on is a grant `by` must be able to make
+    on every app the plan prices."""
     plan_name = None if name is None else check_name(name)
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
@@ -284,6 +293,16 @@ async def edit_rate_plan(
                 if flag != bool(getattr(row, field)):
                     values[field] = flag
                     changes[field] = [not flag, flag]
+        if values.get("allow_ban") or values.get("allow_reset_hwid"):
+            await grants.plan_within(
+                conn,
+                by,
+                owner.id,
+                allow_ban=bool(values.get("allow_ban")),
+                allow_reset_hwid=bool(values.get("allow_reset_hwid")),
+                app_ids=await grants.plan_apps(conn, row.id),
+                field="allow_ban" if values.get("allow_ban") else "allow_reset_hwid",
+            )
         if values:
             await conn.execute(update(rate_plans).where(rate_plans.c.id == row.id).values(values))
             await record(conn, rt, actor, owner.id, "rate-plan.edit", "rate-plan", row.id, changes)
@@ -361,15 +380,26 @@ async def set_price(
     term_days: int | None = None,
     price: int,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> RatePlan:
     """Price a product (subscription + term) of one of the owner's apps; setting the same
-    product again changes its price."""
+    product again changes its price. The plan's resellers then generate keys of that app
+    with the plan's flags there: `by` must hold those rights on it."""
     kind, days = _term(term_kind, term_days)
     coins = parse_int(price, "price", low=0, high=MAX_COINS)
     async with rt.db.write() as conn:
         owner = await load_owner(conn, owner_id)
         plan = await _plan_row(conn, owner.id, plan_id)
         await owner_app_ids(conn, owner.id, [app_id], "app_id")
+        await grants.plan_within(
+            conn,
+            by,
+            owner.id,
+            allow_ban=bool(plan.allow_ban),
+            allow_reset_hwid=bool(plan.allow_reset_hwid),
+            app_ids=[app_id],
+            field="app_id",
+        )
         sub = await require_subscription(conn, app_id, subscription)
         current = (
             await conn.execute(
@@ -541,6 +571,7 @@ async def add_reseller(
     rate_plan_id: str | None = None,
     app_ids: Sequence[str] | None = None,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> AddedReseller:
     """Add a reseller: a new account (`type="new"`, temporary password returned once) or an
     existing one by public id; optionally with a rate plan and a list of allowed apps."""
@@ -553,6 +584,7 @@ async def add_reseller(
         plan = None
         if rate_plan_id is not None and trim(str(rate_plan_id)):
             plan = await _plan_row(conn, owner.id, rate_plan_id)
+        await grants.assigned_plan_within(conn, by, owner.id, plan)
         allowed = await owner_app_ids(conn, owner.id, app_ids, "apps")
         if new is not None:
             account = await insert_account(conn, rt, new)
@@ -608,6 +640,7 @@ async def edit_reseller(
     rate_plan_id: str | None = _UNSET,
     app_ids: Sequence[str] | None = _UNSET,
     actor: Actor | None = CLI_ACTOR,
+    by: Grantor | None = None,
 ) -> Reseller:
     """Change the rate plan (`None` clears it) and/or the allowed apps (`None`: every app
     the plan prices). Arguments left out stay as they are."""
@@ -623,11 +656,15 @@ async def edit_reseller(
                 plan = await _plan_row(conn, owner.id, rate_plan_id)
             new_plan = None if plan is None else plan.id
             if new_plan != before.rate_plan_id:
+                await grants.assigned_plan_within(conn, by, owner.id, plan)
                 values["rate_plan_id"] = new_plan
                 changes["rate_plan"] = [before.rate_plan_name, None if plan is None else plan.name]
         if app_ids is not _UNSET:
             allowed = await owner_app_ids(conn, owner.id, app_ids, "apps")
             if allowed != before.app_ids:
+                if "rate_plan_id" not in values and before.rate_plan_id is not None:
+                    current = await _plan_row(conn, owner.id, before.rate_plan_id)
+                    await grants.assigned_plan_within(conn, by, owner.id, current)
                 values["app_ids"] = None if allowed is None else json.dumps(allowed)
                 changes["apps"] = [before.app_ids, allowed]
         if values:

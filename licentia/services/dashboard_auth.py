@@ -484,7 +484,9 @@ async def complete_totp(
         ).scalar_one()
     now = rt.clock()
     known = dashboard_guard.is_known_device(rt, devices, account.id, stored, now)
-    reservation = await dashboard_guard.reserve(rt, account.username, ip, known_device=known)
+    reservation = await dashboard_guard.reserve(
+        rt, account.username, ip, known_device=known, totp_account=account.id
+    )
     step = totp_match(secret, code, now, after=after) if secret else None
     if step is None:
         await audit.record_standalone(

@@ -17,6 +17,14 @@ Terms:
   key: it cannot be forged, is worth nothing for another account, and a password change
   revokes every known device at once. It lifts the account-wide ceiling only; the password
   (and the code) are checked as always, and the per-address buckets still apply.
+* **password and code past the lock** (`services.dashboard_lockpass`): an owner with TOTP
+  on, locked out by a flood of password guesses from elsewhere and on a new device, signs in
+  with the password and a current code in one step; the account-wide ceiling does not apply
+  to that step (the per-address buckets do). Every answer but success is the lock's, so the
+  step tells nobody whether the password was right.
+* **code guesses**: `TOTP_FAILURES` wrong codes per account within `LOCK_WINDOW` (after a
+  right password, on any path) and further codes are refused unchecked; each wrong code is
+  audited (`INVALID_TOTP`). Only someone who has the password can spend this budget.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ LOCK_WINDOW = timedelta(minutes=15)
 LOCK_FAILURES = 5
 LOCK_FAILURES_IP = 20
 LOCK_FAILURES_ACCOUNT = 100
+TOTP_FAILURES = 10
 LOCKED = "Too many failed sign-ins. Try again in 15 minutes."
 
 DEVICE_COOKIE_PREFIX = "licentia_device_"
@@ -63,9 +72,19 @@ def buckets(username: str, ip: str, *, known_device: bool) -> list[Bucket]:
     return found
 
 
-async def reserve(rt: Runtime, username: str, ip: str, *, known_device: bool) -> Reservation:
-    """Count this attempt before anything is checked; `RATE_LIMITED` when a bucket is full."""
+def totp_bucket(account_id: str) -> Bucket:
+    """The account's TOTP code guesses."""
+    return Bucket("totp", account_id[:128], TOTP_FAILURES)
+
+
+async def reserve(
+    rt: Runtime, username: str, ip: str, *, known_device: bool, totp_account: str = ""
+) -> Reservation:
+    """Count this attempt before anything is checked; `RATE_LIMITED` when a bucket is full.
+    `totp_account`: the attempt is a code guess of that account as well."""
     found = buckets(username, ip, known_device=known_device)
+    if totp_account:
+        found.append(totp_bucket(totp_account))
     reservation = await attempts.reserve(rt, dashboard_signin_failures, found, LOCK_WINDOW)
     if reservation is None:
         raise AdminError("RATE_LIMITED", LOCKED)

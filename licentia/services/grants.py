@@ -14,9 +14,15 @@ role with more than it holds and take it, and so climb to the owner's powers. Th
 * For an API token the grantor's rights are its scopes intersected with its account's rights,
   as on every call (`services.principals`).
 
-The services (`services.admin_staff`) take a `Grantor` and check it inside their write
-transaction, with the rights read there; `None` is the owner acting itself (the CLI, the
-owner's Elite Key). Refusals are `PERMISSION_DENIED`.
+* **Rate plans and resellers grant too.** A rate plan with `allow_ban` gives its resellers
+  `license.ban`/`license.unban`, `allow_reset_hwid` gives `license.reset_hwid`, and a priced
+  product lets them generate keys of that app (`license.generate`): switching a flag on,
+  pricing a product, or giving a reseller a plan needs those rights on those apps
+  (`plan_within`).
+
+The services (`services.admin_staff`, `services.admin_resellers`) take a `Grantor` and check
+it inside their write transaction, with the rights read there; `None` is the owner acting
+itself (the CLI, the owner's Elite Key). Refusals are `PERMISSION_DENIED`.
 """
 
 from __future__ import annotations
@@ -31,8 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.services.admin_common import AdminError
 from licentia.services.credentials import scope_allows
-from licentia.services.principals import Rights, rights_in
-from licentia.store.tables import staff_roles
+from licentia.services.principals import (
+    RESELLER_BAN,
+    RESELLER_RESET_HWID,
+    Rights,
+    rights_in,
+)
+from licentia.store.tables import rate_plan_prices, staff_roles
 
 #: Resources whose rights only the owner grants.
 OWNER_LEVEL = frozenset({"owner", "elite-key"})
@@ -152,3 +163,58 @@ async def member_within(
     if grant is not None:
         grant.not_self(member.account_id)
         await grant.role_within(conn, member.role_id)
+
+
+def plan_permissions(*, allow_ban: bool, allow_reset_hwid: bool, priced: bool) -> list[str]:
+    """What a rate plan gives its resellers beyond the reseller basics."""
+    found = set(RESELLER_BAN if allow_ban else ()) | set(
+        RESELLER_RESET_HWID if allow_reset_hwid else ()
+    )
+    if priced:
+        found.add("license.generate")
+    return sorted(found)
+
+
+async def plan_within(
+    conn: AsyncConnection,
+    grantor: Grantor | None,
+    owner_account_id: str,
+    *,
+    allow_ban: bool = False,
+    allow_reset_hwid: bool = False,
+    app_ids: Sequence[str] = (),
+    field: str = "rate_plan_id",
+) -> None:
+    """`grantor` may hand resellers these rate-plan rights on these apps (priced products
+    mean `license.generate` there); `PERMISSION_DENIED` naming `field` when not."""
+    grant = await check_for(conn, grantor, owner_account_id)
+    if grant is None:
+        return
+    wanted = plan_permissions(
+        allow_ban=allow_ban, allow_reset_hwid=allow_reset_hwid, priced=bool(app_ids)
+    )
+    grant.require(wanted, sorted(set(app_ids)), field)
+
+
+async def plan_apps(conn: AsyncConnection, plan_id: str) -> list[str]:
+    """The apps a rate plan prices (what its resellers may generate keys of)."""
+    rows = await conn.execute(
+        select(rate_plan_prices.c.app_id).where(rate_plan_prices.c.rate_plan_id == plan_id)
+    )
+    return sorted({r.app_id for r in rows})
+
+
+async def assigned_plan_within(
+    conn: AsyncConnection, grantor: Grantor | None, owner_account_id: str, plan: Any
+) -> None:
+    """Giving a reseller the rate plan row `plan` grants what the plan grants."""
+    if grantor is None or plan is None:
+        return
+    await plan_within(
+        conn,
+        grantor,
+        owner_account_id,
+        allow_ban=bool(plan.allow_ban),
+        allow_reset_hwid=bool(plan.allow_reset_hwid),
+        app_ids=await plan_apps(conn, plan.id),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from licentia.services import dashboard_auth, dashboard_guard
+from licentia.services import dashboard_auth, dashboard_guard, dashboard_lockpass
 from licentia.services.admin_common import AdminError
 from licentia.services.dashboard_auth import DashAccount, SignInResult
 from licentia.web.app import DashRoute, form_values, runtime, signed_in
@@ -100,12 +100,15 @@ async def signin(request: Request) -> Response:
             devices=_devices(request),
         )
     except AdminError as exc:
-        return _signin_page(
-            request,
-            errors={"form": exc.message},
-            values=values,
-            status=_STATUS.get(exc.code, 400),
-        )
+        past = await _past_lock(request, form, exc)
+        if past is None:
+            return _signin_page(
+                request,
+                errors={"form": exc.message},
+                values={**values, "locked": "1"} if exc.code == "RATE_LIMITED" else values,
+                status=_STATUS.get(exc.code, 400),
+            )
+        result = past
     if result.stage == "totp":
         response = redirect(request, "/signin/totp")
     elif result.session.account.must_change_password:
@@ -115,6 +118,27 @@ async def signin(request: Request) -> Response:
     set_cookie(request, response, SESSION_COOKIE, result.token)
     _remember_device(request, response, result)
     return response
+
+
+async def _past_lock(
+    request: Request, form: dict[str, str], refused: AdminError
+) -> SignInResult | None:
+    """A locked sign-in with a TOTP code: the password-and-code step past the account-wide
+    lock (`services.dashboard_lockpass`); None to show the refusal."""
+    code = form.get("code", "").strip()
+    if refused.code != "RATE_LIMITED" or not code:
+        return None
+    try:
+        return await dashboard_lockpass.sign_in_with_code(
+            runtime(request),
+            form.get("username", ""),
+            form.get("password", ""),
+            code,
+            ip=dash_of(request).client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except AdminError:
+        return None
 
 
 @router.get("/signin/totp")

@@ -136,6 +136,7 @@ async def plan_create(request: Request) -> Response:
             allow_ban=values["allow_ban"],
             allow_reset_hwid=values["allow_reset_hwid"],
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _PLAN_FIELDS)
@@ -209,6 +210,7 @@ async def plan_edit(request: Request, plan_id: str) -> Response:
             allow_ban=values["allow_ban"],
             allow_reset_hwid=values["allow_reset_hwid"],
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _PLAN_FIELDS)
@@ -250,6 +252,7 @@ async def price_set(request: Request, plan_id: str) -> Response:
             else values["term_days"],  # type: ignore[arg-type]  # parse_int reads text
             price=values["price"],  # type: ignore[arg-type]
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _PRICE_FIELDS)
@@ -293,6 +296,7 @@ async def reseller_add(request: Request) -> Response:
             rate_plan_id=values["rate_plan_id"] or None,
             app_ids=_apps_choice(lists, form),
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, _ADD_FIELDS)
@@ -369,6 +373,7 @@ async def reseller_edit(request: Request, public_id: str) -> Response:
             rate_plan_id=values["rate_plan_id"] or None,
             app_ids=_apps_choice(lists, form),
             actor=ctx.actor,
+            by=ctx.grantor,
         )
     except AdminError as exc:
         field = form_error(exc, ("rate_plan_id", "apps"))

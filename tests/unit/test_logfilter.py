@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from licentia.api import logfilter
-from licentia.api.app import create_app
+from licentia.api.app import LicentiaApp, access_log_routes, create_app
 from licentia.api.logfilter import RedactSecretsFilter, SecretPaths, install, redact_query
 from licentia.config import Settings
 
@@ -40,10 +40,14 @@ def test_redact_query(path: str, expected: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def paths(tmp_path_factory: pytest.TempPathFactory) -> SecretPaths:
+def log_app(tmp_path_factory: pytest.TempPathFactory) -> LicentiaApp:
     data_dir: Path = tmp_path_factory.mktemp("logfilter")
-    app = create_app(Settings(data_dir=data_dir))
-    return SecretPaths(logfilter.secret_routes(app.web))
+    return create_app(Settings(data_dir=data_dir))
+
+
+@pytest.fixture(scope="module")
+def paths(log_app: LicentiaApp) -> SecretPaths:
+    return SecretPaths(access_log_routes(log_app))
 
 
 @pytest.mark.parametrize(
@@ -102,3 +106,65 @@ def test_asgi_trace_is_dropped_and_libraries_are_quiet(caplog: pytest.LogCapture
     assert "ek_secret" not in caplog.text
     for name in logfilter.NOISY_LIBRARIES:
         assert logging.getLogger(name).level >= logging.WARNING, name
+
+
+@pytest.mark.one_pass
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # A path that matches no route: key-shaped segments are hidden (issue #14 leftover).
+        ("/api/v2/ABCDE-12345-FGHIJ-67890-KLMNO", "/api/v2/[redacted]"),
+        ("/api/manage/v1/licence/ABCDEFGH", "/api/manage/v1/licence/[redacted]"),
+        (
+            "/api/manage/v1/apps/5/licenses-x/KEY_SECRET/ban",
+            "/api/manage/v1/apps/5/[redacted]/[redacted]/ban",  # an unknown word of 8+ too
+        ),
+        ("/api/nope/ek_" + "A" * 43, "/api/nope/[redacted]"),
+        ("/api/nope/lic_abc", "/api/nope/[redacted]"),
+        ("/api/nope/abcdefghijk", "/api/nope/[redacted]"),
+        ("/api/nope/AB%2DCD%2DEF%2DGH", "/api/nope/[redacted]"),
+        # Route words, ids, short segments and other characters stay readable.
+        (
+            "/api/manage/v1/apps/0b7f6c1e-9a1d-4c3e-8f00-1234567890ab/variables-x",
+            "/api/manage/v1/apps/0b7f6c1e-9a1d-4c3e-8f00-1234567890ab/[redacted]",
+        ),
+        (
+            "/api/manage/v1/apps/0b7f6c1e-9a1d-4c3e-8f00-1234567890ab/settings/x",
+            "/api/manage/v1/apps/0b7f6c1e-9a1d-4c3e-8f00-1234567890ab/settings/x",
+        ),
+        ("/api/v2/no-such", "/api/v2/no-such"),
+        ("/api/v2/validate-session/extra", "/api/v2/validate-session/extra"),
+        ("/static/dashboard.css", "/static/dashboard.css"),
+        # Matched routes are untouched (a username is not a key).
+        (
+            "/api/manage/v1/apps/5/users/alice_longname",
+            "/api/manage/v1/apps/5/users/alice_longname",
+        ),
+    ],
+)
+def test_unmatched_paths_hide_key_shaped_segments(
+    paths: SecretPaths, path: str, expected: str
+) -> None:
+    assert paths.redact(path) == expected
+
+
+@pytest.mark.one_pass
+async def test_an_unmatched_request_path_is_logged_without_its_key(
+    log_app: LicentiaApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In process: a key in a path no route matches is answered 404 and logged redacted."""
+    import httpx
+
+    app = log_app
+    install(access_log_routes(app))
+    path = "/api/manage/v1/licence/QWERT-12345-ASDFG-67890-ZXCVB"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app.web), base_url="http://testserver"
+    ) as client:
+        response = await client.get(path)
+    assert response.status_code == 404
+    logger = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", path, "1.1", 404)
+    assert "QWERT" not in caplog.text
+    assert "/api/manage/v1/licence/[redacted]" in caplog.text

@@ -8,11 +8,12 @@ import asyncio
 import re
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from licentia.services import dashboard_auth, dashboard_guard
-from licentia.store.tables import accounts
+from licentia.store.tables import accounts, audit_log
 from tests.conftest import FakeClock
 from tests.web.conftest import PASSWORD, Browser, Dash, csrf_of
 
@@ -154,3 +155,85 @@ async def test_with_totp_the_device_is_known_only_after_the_code(
     code = dashboard_auth.totp_at(secret, step + 2)
     done = await known.submit("/signin/totp", "/signin/totp", {"code": code})
     assert done.status_code == 303 and done.headers["location"] == "/dashboard/apps"
+
+
+async def _totp_on(dash: Dash) -> tuple[str, int]:
+    first = await dash.signed_in()
+    await first.submit("/account", "/account/totp/start", {})
+    found = re.search(r'id="totp-secret">([A-Z2-7]+)<', (await first.get("/account")).text)
+    assert found is not None
+    secret, step = found.group(1), dashboard_auth.totp_step(dash.rt.clock())
+    code = dashboard_auth.totp_at(secret, step)
+    assert (
+        await first.submit("/account", "/account/totp/enable", {"code": code})
+    ).status_code == 200
+    return secret, step
+
+
+async def _audit_results(dash: Dash) -> list[str]:
+    async with dash.rt.db.read() as conn:
+        rows = await conn.execute(
+            select(audit_log.c.result)
+            .where(audit_log.c.target == dash.owner.id)
+            .where(audit_log.c.capability == "owner.sign_in")
+        )
+        return [r.result for r in rows]
+
+
+async def test_password_and_totp_code_get_in_past_the_account_wide_lock(
+    dash: Dash, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #14 leftover: an owner locked out by a password-guess flood gets in from a new
+    device with password + a current code; every other answer is the lock's, and code
+    guesses are limited per account and audited."""
+    monkeypatch.setattr(dashboard_guard, "LOCK_FAILURES_ACCOUNT", 4)
+    monkeypatch.setattr(dashboard_guard, "TOTP_FAILURES", 3)
+    secret, step = await _totp_on(dash)
+    for _ in range(4):
+        assert (await dash.browser().sign_in(dash.username, "wrong-password")).status_code == 400
+    locked = await dash.browser().sign_in(dash.username)
+    assert locked.status_code == 429 and 'name="code"' in locked.text
+
+    async def with_code(password: str, code: str) -> httpx.Response:
+        data = {"username": dash.username, "password": password, "code": code}
+        return await dash.browser().submit("/signin", "/signin", data)
+
+    clock.advance(30)
+    good = dashboard_auth.totp_at(secret, step + 1)
+    # A wrong password with the right code, and the right password with a wrong code, both
+    # get the lock's own answer: nothing tells which part was wrong.
+    wrong_password = await with_code("wrong-password", good)
+    wrong_code = await with_code(PASSWORD, "000000" if good != "000000" else "111111")
+    assert wrong_password.status_code == wrong_code.status_code == 429
+    assert (
+        dashboard_guard.LOCKED in wrong_password.text and dashboard_guard.LOCKED in wrong_code.text
+    )
+    done = await with_code(PASSWORD, good)
+    assert done.status_code == 303 and done.headers["location"] == "/dashboard/apps"
+    assert "INVALID_TOTP" in await _audit_results(dash)
+    # The code was used; code guesses (after a right password) stop at TOTP_FAILURES.
+    assert (await with_code(PASSWORD, good)).status_code == 429
+    clock.advance(30)
+    for _ in range(2):
+        assert (await with_code(PASSWORD, "999999")).status_code == 429
+    later = dashboard_auth.totp_at(secret, step + 2)
+    assert (await with_code(PASSWORD, later)).status_code == 429  # budget spent: unchecked
+    assert (await _audit_results(dash)).count("INVALID_TOTP") == 3
+
+
+async def test_code_guesses_in_the_normal_second_step_are_limited_per_account(
+    dash: Dash, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_guard, "TOTP_FAILURES", 2)
+    secret, step = await _totp_on(dash)
+    for _ in range(2):  # from two addresses, so no per-address bucket is what stops it
+        browser = dash.browser()
+        await browser.sign_in(dash.username)
+        wrong = await browser.submit("/signin/totp", "/signin/totp", {"code": "999999"})
+        assert wrong.status_code == 400
+    browser = dash.browser()
+    assert (await browser.sign_in(dash.username)).headers["location"] == "/dashboard/signin/totp"
+    clock.advance(30)
+    code = dashboard_auth.totp_at(secret, step + 1)
+    refused = await browser.submit("/signin/totp", "/signin/totp", {"code": code})
+    assert refused.status_code == 429

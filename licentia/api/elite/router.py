@@ -258,18 +258,20 @@ class EliteApi:
     ) -> ElitePrincipal:
         """A.4 steps 1 to 4: throttle, key, suspension, IP rules, domain rules."""
         ip = actor.ip
-        wait = await self.throttle.retry_after(ip)
-        if wait:
+        # Counted before the key is looked at; a right key gives its attempt back.
+        attempt = await self.throttle.reserve(ip)
+        if attempt.wait:
             raise Refusal(
                 "RATE_LIMITED",
                 "too many failed Elite Key checks from this IP; try again later",
-                {"Retry-After": str(wait)},
+                {"Retry-After": str(attempt.wait)},
             )
         principal: ElitePrincipal | None = None
         if raw.elite_key:
             principal = await authenticate_elite_key(rt, raw.elite_key, ip=ip)
-        if principal is None:
-            await self.throttle.fail(ip)
+        if principal is not None:
+            await self.throttle.release(attempt)
+        else:
             await self._audit_refusal(rt, actor, None, capability, "INVALID_ELITE_KEY")
             raise Refusal(
                 "INVALID_ELITE_KEY",

@@ -270,6 +270,7 @@ def _rate_plans(router: APIRouter, guard: Guard) -> None:
                 allow_ban=body.allow_ban,
                 allow_reset_hwid=body.allow_reset_hwid,
                 actor=ctx.actor(),
+                by=_by(ctx),
             )
         return plan.as_dict()
 
@@ -293,6 +294,7 @@ def _rate_plans(router: APIRouter, guard: Guard) -> None:
                 allow_ban=body.allow_ban,
                 allow_reset_hwid=body.allow_reset_hwid,
                 actor=ctx.actor(),
+                by=_by(ctx),
             )
         return plan.as_dict()
 
@@ -333,6 +335,7 @@ def _rate_plans(router: APIRouter, guard: Guard) -> None:
                 term_days=body.term_days,
                 price=body.price,
                 actor=ctx.actor(),
+                by=_by(ctx),
             )
         return plan.as_dict()
 
@@ -396,6 +399,7 @@ def _resellers(router: APIRouter, guard: Guard) -> None:
                 rate_plan_id=body.rate_plan_id,
                 app_ids=body.apps,
                 actor=ctx.actor(),
+                by=_by(ctx),
             )
         return {**added.reseller.as_dict(), "temporary_password": added.temporary_password}
 
@@ -427,7 +431,7 @@ def _resellers(router: APIRouter, guard: Guard) -> None:
             extra["app_ids"] = body.apps
         with api_fields():
             reseller = await resellers.edit_reseller(
-                ctx.rt, ctx.principal.owner_id, identifier, actor=ctx.actor(), **extra
+                ctx.rt, ctx.principal.owner_id, identifier, actor=ctx.actor(), by=_by(ctx), **extra
             )
         return reseller.as_dict()
 
