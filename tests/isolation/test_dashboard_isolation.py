@@ -26,9 +26,10 @@ VERBS = (
     "mute unmute register settings"
 ).split()
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
-#: Where a session starts and ends, and the signed-in account's own settings (`/account/...`):
-#: not an attack on anyone else's objects.
-SKIP_PREFIXES = ("/signin", "/signout", "/account/")
+#: Where a session starts and ends, the signed-in account's own settings (`/account/...`) and
+#: the colour theme (a cookie of the browser; no stored row): not an attack on anyone else's
+#: objects.
+SKIP_PREFIXES = ("/signin", "/signout", "/account/", "/theme")
 
 
 def _form(victim: Victim, csrf: str) -> dict[str, Any]:
