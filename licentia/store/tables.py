@@ -739,3 +739,76 @@ portal_resets = Table(
     Index("ix_portal_resets_identity", "identity_kind", "identity_id", "created_at"),
     Index("ix_portal_resets_app", "app_id", "created_at"),
 )
+
+# -- event outbox and webhooks (migration 0008_webhooks_outbox) ----------------------------
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+
+# One row per domain event, written in the transaction of the change (services/events.py).
+# `id` is the `webhook-id` every delivery of the event carries.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(40), primary_key=True),  # evt_<26 base32 chars>
+    _app_fk(),
+    Column("type", String(48), nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_events_app_created", "app_id", "created_at"),
+)
+
+# Outbound webhook endpoints of an app; `secret_enc` is the encrypted `whsec_` signing secret.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("url", String(2048), nullable=False),
+    Column("secret_enc", Text, nullable=False),
+    Column("event_types", Text, nullable=False, server_default="*"),  # "*" or comma list
+    Column("format", String(16), nullable=False, server_default="standard"),  # |discord
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("description", String(256), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_endpoints_app", "app_id"),
+)
+
+# One event for one endpoint. A worker claims a due row by setting `lease_until` (compare-and-
+# set; SKIP LOCKED on PostgreSQL); a crashed worker's lease simply runs out.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "endpoint_id", ID, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", String(16), nullable=False, server_default="pending"),  # |delivered|failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("lease_token", String(32)),
+    Column("last_status_code", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+# Every HTTP attempt of a delivery (the dashboard's delivery log).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id", _BIG_ID, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("ok", Boolean, nullable=False, server_default=false()),
+    Column("latency_ms", Integer, nullable=False, server_default=text("0")),
+    Column("error", String(256), nullable=False, server_default=""),
+    Column("response_excerpt", Text, nullable=False, server_default=""),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),
+)
