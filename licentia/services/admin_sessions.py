@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import events
 from licentia.services.admin_common import AdminError, invalid, load_app, norm, trim
 from licentia.services.client import session_digest
 from licentia.services.runtime import Runtime
@@ -192,6 +193,13 @@ async def reset_bindings(rt: Runtime, app_id: str, kind: str, name: str) -> int:
             ).one()
             if row.status == "used" and row.used_by_user_id:
                 count += await _reset(conn, "user", row.used_by_user_id)
+        await events.emit(
+            conn,
+            app_id,
+            "hwid.reset",
+            {"kind": kind, "identity": name, "removed": count},
+            now=rt.clock(),
+        )
     return count
 
 

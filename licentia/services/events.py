@@ -45,6 +45,12 @@ EVENT_TYPES = (
     "user.login_failed",
     "user.banned",
     "user.unbanned",
+    "user.paused",
+    "user.unpaused",
+    "device.banned",
+    "device.unbanned",
+    "device.paused",
+    "device.unpaused",
     "hwid.reset",
     "device.limit_reached",
     "session.ended",
@@ -53,6 +59,8 @@ EVENT_TYPES = (
     "app.setting_changed",
     "webhook.test",
 )
+#: Past tense of the admin state actions, as event type suffixes.
+PAST = {"ban": "banned", "unban": "unbanned", "pause": "paused", "unpause": "unpaused"}
 _AREAS = frozenset(name.split(".", 1)[0] for name in EVENT_TYPES)
 
 
@@ -83,7 +91,7 @@ def matches(filters: Iterable[str], event_type: str) -> bool:
 async def emit(
     conn: HotConn,
     app_id: str,
-    type: str,  # noqa: A002 - the event field is called `type` on the wire
+    type: str,
     data: Mapping[str, Any],
     *,
     now: datetime | None = None,

@@ -40,7 +40,7 @@ from licentia.store.tables import (
 
 log = logging.getLogger("licentia.webhooks")
 
-SECRET_PURPOSE = "webhook-secret"
+SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - an AEAD purpose label, not a secret
 JITTER = 0.2
 BATCH = 10  # deliveries claimed at once by one worker
 LEASE_SLACK = 30.0  # seconds a lease outlives the longest possible request
@@ -103,18 +103,23 @@ async def claim(rt: Runtime, *, limit: int = BATCH) -> tuple[str, list[Claimed]]
         if not ids:
             return token, []
         await conn.execute(
-            update(d)
-            .where(d.c.id.in_(ids), _due(now))
-            .values(lease_until=lease, lease_token=token)
+            update(d).where(d.c.id.in_(ids), _due(now)).values(lease_until=lease, lease_token=token)
         )
         rows = (
             await conn.execute(
                 select(
-                    d.c.id, d.c.attempts, events.c.id.label("event_id"), events.c.type,
-                    events.c.data, events.c.created_at, events.c.app_id, apps.c.name,
-                    webhook_endpoints.c.url, webhook_endpoints.c.secret_enc,
+                    d.c.id,
+                    d.c.attempts,
+                    events.c.id.label("event_id"),
+                    events.c.type,
+                    events.c.data,
+                    events.c.created_at,
+                    events.c.app_id,
+                    apps.c.name,
+                    webhook_endpoints.c.url,
+                    webhook_endpoints.c.secret_enc,
                     webhook_endpoints.c.format,
-                )  # fmt: skip
+                )
                 .join(events, events.c.id == d.c.event_id)
                 .join(webhook_endpoints, webhook_endpoints.c.id == d.c.endpoint_id)
                 .join(apps, apps.c.id == events.c.app_id)
@@ -146,10 +151,14 @@ async def _record(
 ) -> None:
     await conn.execute(
         webhook_attempts.insert().values(
-            delivery_id=item.delivery_id, attempted_at=at, status_code=outcome.status_code,
-            ok=outcome.ok, latency_ms=outcome.latency_ms, error=outcome.error,
+            delivery_id=item.delivery_id,
+            attempted_at=at,
+            status_code=outcome.status_code,
+            ok=outcome.ok,
+            latency_ms=outcome.latency_ms,
+            error=outcome.error,
             response_excerpt=outcome.excerpt,
-        )  # fmt: skip
+        )
     )
     values: dict[str, Any] = {
         "attempts": item.attempts + 1,

@@ -31,6 +31,8 @@ MAX_REDIRECTS = 3
 MAX_URL = 2048
 DISCORD_MAX = 2000  # characters of a Discord message
 USER_AGENT = f"Licentia-Webhooks/{__version__}"
+#: Key values a Discord channel shows only the start of (a channel is no secret store).
+_MASKED = frozenset({"license_key", "keys"})
 _NO_PING = "@\u200b"  # an @ with a zero-width space after it mentions nobody on Discord
 
 
@@ -92,7 +94,9 @@ def check_literal(url: str, allow_private: bool) -> None:
     except ValueError:
         return
     if not _public(str(literal)):
-        raise TargetRefused("webhook targets on private, loopback or link-local addresses are refused")
+        raise TargetRefused(
+            "webhook targets on private, loopback or link-local addresses are refused"
+        )
 
 
 async def check_target(url: str, allow_private: bool) -> None:
@@ -110,7 +114,9 @@ async def check_target(url: str, allow_private: bool) -> None:
     except OSError as exc:
         raise TargetRefused(f"cannot resolve the webhook host: {exc.strerror or exc}") from None
     if not infos or not all(_public(str(info[4][0])) for info in infos):
-        raise TargetRefused("the webhook host resolves to a private, loopback or link-local address")
+        raise TargetRefused(
+            "the webhook host resolves to a private, loopback or link-local address"
+        )
 
 
 def standard_body(event_id: str, event_type: str, app_id: str, at: datetime, data: Any) -> str:
@@ -130,12 +136,19 @@ def discord_body(event_type: str, app_name: str, at: datetime, data: Any) -> str
     lines = [f"**{event_type}** · {app_name} · {iso_z(at)}"]
     if isinstance(data, dict):
         for key, value in sorted(data.items()):
+            masked = key in _MASKED or (key == "identity" and data.get("kind") == "license")
+            if masked and isinstance(value, str):
+                value = value[:5] + "…" if len(value) > 5 else value
+            elif masked and isinstance(value, list):
+                value = f"{len(value)} keys"
             shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
             lines.append(f"`{key}`: {shown.replace('@', _NO_PING)}")
     content = "\n".join(lines)
     if len(content) > DISCORD_MAX:
         content = content[: DISCORD_MAX - 1] + "…"
-    return json.dumps({"content": content, "username": "Licentia", "allowed_mentions": {"parse": []}})
+    return json.dumps(
+        {"content": content, "username": "Licentia", "allowed_mentions": {"parse": []}}
+    )
 
 
 def signed_headers(secret: str, event_id: str, at: datetime, body: str) -> dict[str, str]:

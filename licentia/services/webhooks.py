@@ -126,10 +126,17 @@ def _description(value: object) -> str:
 
 def _view(row: Row[Any], secret: str | None = None) -> Endpoint:
     return Endpoint(
-        id=row.id, app_id=row.app_id, url=row.url, events=str(row.event_types).split(","),
-        format=row.format, enabled=bool(row.enabled), description=row.description,
-        created_at=row.created_at, updated_at=row.updated_at, secret=secret,
-    )  # fmt: skip
+        id=row.id,
+        app_id=row.app_id,
+        url=row.url,
+        events=str(row.event_types).split(","),
+        format=row.format,
+        enabled=bool(row.enabled),
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        secret=secret,
+    )
 
 
 async def _require(conn: AsyncConnection, app_id: str, endpoint_id: str) -> Row[Any]:
@@ -146,7 +153,7 @@ async def create_endpoint(
     app_id: str,
     url: str,
     events_filter: object = "*",
-    format: str = "standard",  # noqa: A002
+    format: str = "standard",
     description: str = "",
     enabled: object = True,
 ) -> Endpoint:
@@ -168,9 +175,13 @@ async def create_endpoint(
             raise AdminError("LIMIT_REACHED", f"an app has at most {MAX_ENDPOINTS} webhooks")
         await conn.execute(
             ep.insert().values(
-                id=endpoint_id, app_id=app_id, secret_enc=rt.box.encrypt(secret.encode(), SECRET_PURPOSE),
-                created_at=now, updated_at=now, **values,
-            )  # fmt: skip
+                id=endpoint_id,
+                app_id=app_id,
+                secret_enc=rt.box.encrypt(secret.encode(), SECRET_PURPOSE),
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
         )
         row = await _require(conn, app_id, endpoint_id)
     return _view(row, secret)
@@ -245,9 +256,12 @@ async def send_test(rt: Runtime, app_id: str, endpoint_id: str) -> str:
         event_id = event_outbox.new_event_id()
         await conn.execute(
             events.insert().values(
-                id=event_id, app_id=app_id, type="webhook.test",
-                data='{"message":"a test event from Licentia"}', created_at=now,
-            )  # fmt: skip
+                id=event_id,
+                app_id=app_id,
+                type="webhook.test",
+                data='{"message":"a test event from Licentia"}',
+                created_at=now,
+            )
         )
         await conn.execute(
             webhook_deliveries.insert().values(
@@ -258,12 +272,17 @@ async def send_test(rt: Runtime, app_id: str, endpoint_id: str) -> str:
 
 
 _DELIVERY_COLUMNS = (
-    webhook_deliveries.c.id, webhook_deliveries.c.event_id, events.c.type,
-    webhook_deliveries.c.endpoint_id, webhook_deliveries.c.status,
-    webhook_deliveries.c.attempts, webhook_deliveries.c.next_attempt_at,
-    webhook_deliveries.c.last_status_code, webhook_deliveries.c.created_at,
+    webhook_deliveries.c.id,
+    webhook_deliveries.c.event_id,
+    events.c.type,
+    webhook_deliveries.c.endpoint_id,
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.attempts,
+    webhook_deliveries.c.next_attempt_at,
+    webhook_deliveries.c.last_status_code,
+    webhook_deliveries.c.created_at,
     webhook_deliveries.c.delivered_at,
-)  # fmt: skip
+)
 
 
 async def list_deliveries(
@@ -308,11 +327,14 @@ async def get_delivery(
         row = await _require_delivery(conn, app_id, delivery_id)
         attempts = await conn.execute(
             select(
-                webhook_attempts.c.id, webhook_attempts.c.attempted_at,
-                webhook_attempts.c.status_code, webhook_attempts.c.ok,
-                webhook_attempts.c.latency_ms, webhook_attempts.c.error,
+                webhook_attempts.c.id,
+                webhook_attempts.c.attempted_at,
+                webhook_attempts.c.status_code,
+                webhook_attempts.c.ok,
+                webhook_attempts.c.latency_ms,
+                webhook_attempts.c.error,
                 webhook_attempts.c.response_excerpt,
-            )  # fmt: skip
+            )
             .where(webhook_attempts.c.delivery_id == row.id)
             .order_by(webhook_attempts.c.id)
         )
@@ -327,8 +349,11 @@ async def resend(rt: Runtime, app_id: str, delivery_id: object) -> Delivery:
             update(webhook_deliveries)
             .where(webhook_deliveries.c.id == row.id)
             .values(
-                status="pending", attempts=0, next_attempt_at=rt.clock(),
-                lease_until=None, lease_token=None,
-            )  # fmt: skip
+                status="pending",
+                attempts=0,
+                next_attempt_at=rt.clock(),
+                lease_until=None,
+                lease_token=None,
+            )
         )
         return Delivery(*(await _require_delivery(conn, app_id, row.id)))

@@ -802,7 +802,10 @@ webhook_attempts = Table(
     metadata,
     Column("id", _BIG_ID, primary_key=True, autoincrement=True),
     Column(
-        "delivery_id", _BIG_ID, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+        "delivery_id",
+        _BIG_ID,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
     ),
     Column("attempted_at", UTCDateTime, nullable=False),
     Column("status_code", Integer),

@@ -31,9 +31,11 @@ def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
 
 def _fk(column: str, table: str, target: str, referred: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        [column], [f"{referred}.{target}"], name=op.f(f"fk_{table}_{column}_{referred}"),
+        [column],
+        [f"{referred}.{target}"],
+        name=op.f(f"fk_{table}_{column}_{referred}"),
         ondelete="CASCADE",
-    )  # fmt: skip
+    )
 
 
 def upgrade() -> None:
@@ -80,11 +82,11 @@ def upgrade() -> None:
         _fk("event_id", "webhook_deliveries", "id", "events"),
         _fk("endpoint_id", "webhook_deliveries", "id", "webhook_endpoints"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
-        sa.UniqueConstraint(
-            "event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"
-        ),
+        sa.UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
     )
-    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])
+    op.create_index(
+        "ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"]
+    )
     op.create_index(
         "ix_webhook_deliveries_endpoint", "webhook_deliveries", ["endpoint_id", "created_at"]
     )
