@@ -95,6 +95,7 @@ RESOURCES = frozenset(
         "reseller",
         "audit",
         "portal",
+        "webhook",
     }
 )
 
