@@ -43,7 +43,6 @@ log = logging.getLogger("licentia.webhooks")
 SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - an AEAD purpose label, not a secret
 JITTER = 0.2
 BATCH = 10  # deliveries claimed at once by one worker
-LEASE_SLACK = 30.0  # seconds a lease outlives the longest possible request
 
 d = webhook_deliveries
 
@@ -83,9 +82,8 @@ async def claim(rt: Runtime, *, limit: int = BATCH) -> tuple[str, list[Claimed]]
     """Lease up to `limit` due deliveries of enabled endpoints; (lease token, rows)."""
     now = rt.clock()
     token = secrets.token_hex(16)
-    lease = now + timedelta(
-        seconds=rt.settings.webhook_timeout * (webhook_http.MAX_REDIRECTS + 1) + LEASE_SLACK
-    )
+    # Longer than the longest attempt (every redirect hop timing out) by one more timeout.
+    lease = now + timedelta(seconds=rt.settings.webhook_timeout * (webhook_http.MAX_REDIRECTS + 2))
     async with rt.db.read() as conn:  # the usual case, nothing due: no write transaction
         if (await conn.execute(select(d.c.id).where(_due(now)).limit(1))).first() is None:
             return token, []
@@ -192,7 +190,12 @@ async def deliver_one(
         outcome = webhook_http.Outcome(False, None, 0, f"cannot sign: {type(exc).__name__}", "")
     else:
         outcome = await webhook_http.post(
-            client, item.url, body, headers, allow_private=rt.settings.webhook_allow_private
+            client,
+            item.url,
+            body,
+            headers,
+            allow_private=rt.settings.webhook_allow_private,
+            total=rt.settings.webhook_timeout * (webhook_http.MAX_REDIRECTS + 1),
         )
     at = rt.clock()
     delay = None if outcome.ok else next_delay(schedule, item.attempts + 1, rng)

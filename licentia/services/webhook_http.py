@@ -14,6 +14,7 @@ import ipaddress
 import json
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -185,36 +186,50 @@ async def post(
     headers: dict[str, str],
     *,
     allow_private: bool,
+    total: float = 60.0,
 ) -> Outcome:
-    """POST once (following same-origin redirects); never raises for a network problem."""
+    """POST once (following same-origin redirects) within `total` seconds, however slowly
+    the receiver answers; never raises for a network problem."""
     started = time.monotonic()
 
     def done(ok: bool, code: int | None, error: str, excerpt: str = "") -> Outcome:
         return Outcome(ok, code, int((time.monotonic() - started) * 1000), error[:256], excerpt)
 
-    target = url
     try:
-        for _hop in range(MAX_REDIRECTS + 1):
-            await check_target(target, allow_private)
-            request = client.build_request("POST", target, content=body.encode(), headers=headers)
-            response = await client.send(request, stream=True)
-            try:
-                excerpt = await _read_capped(response)
-            finally:
-                await response.aclose()
-            code = response.status_code
-            if code in (301, 302, 303, 307, 308) and "location" in response.headers:
-                following = urljoin(target, response.headers["location"])
-                if not _same_origin(target, following):
-                    return done(False, code, "redirect to another host refused", excerpt)
-                target = following
-                continue
-            ok = 200 <= code < 300
-            return done(ok, code, "" if ok else f"HTTP {code}", excerpt)
-        return done(False, None, "too many redirects")
+        async with asyncio.timeout(total):
+            return await _hops(client, url, body, headers, allow_private, done)
     except TargetRefused as exc:
         return done(False, None, str(exc))
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         return done(False, None, "timeout")
     except httpx.HTTPError as exc:
         return done(False, None, f"{type(exc).__name__}: {exc}"[:256])
+
+
+async def _hops(
+    client: httpx.AsyncClient,
+    url: str,
+    body: str,
+    headers: dict[str, str],
+    allow_private: bool,
+    done: Callable[..., Outcome],
+) -> Outcome:
+    target = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        await check_target(target, allow_private)
+        request = client.build_request("POST", target, content=body.encode(), headers=headers)
+        response = await client.send(request, stream=True)
+        try:
+            excerpt = await _read_capped(response)
+        finally:
+            await response.aclose()
+        code = response.status_code
+        if code in (301, 302, 303, 307, 308) and "location" in response.headers:
+            following = urljoin(target, response.headers["location"])
+            if not _same_origin(target, following):
+                return done(False, code, "redirect to another host refused", excerpt)
+            target = following
+            continue
+        ok = 200 <= code < 300
+        return done(ok, code, "" if ok else f"HTTP {code}", excerpt)
+    return done(False, None, "too many redirects")

@@ -178,8 +178,13 @@ async def test_client_calls_emit_their_events(world: World, receiver: Receiver) 
     rows = await _rows(world, events_table, app_id=world.app_id)
     kinds = [r.type for r in sorted(rows, key=lambda r: r.created_at)]
     assert sorted(kinds) == sorted(
-        ["user.registered", "license.redeemed", "user.login_failed", "user.login"]
-        + ["device.limit_reached"]
+        [
+            "user.registered",
+            "license.redeemed",
+            "user.login_failed",
+            "user.login",
+            "device.limit_reached",
+        ]
     ), "three failed logins in one minute are one sampled event"
     by_type = {r.type: json.loads(r.data) for r in rows}
     assert by_type["license.redeemed"]["license_key"] == key

@@ -52,7 +52,10 @@ class WebhookOut(BaseModel):
     description: str
     created_at: UtcTime
     updated_at: UtcTime
-    secret: str | None = Field(default=None, description="only after create / rotate-secret")
+
+
+class WebhookWithSecret(WebhookOut):
+    secret: str = Field(description="the whsec_ signing secret; shown only here")
 
 
 class WebhookList(BaseModel):
@@ -117,7 +120,11 @@ def _endpoints(router: APIRouter, guard: Guard) -> None:
         return WebhookList(items=[_out(WebhookOut, i) for i in items])
 
     @router.post(
-        PATH, response_model=WebhookOut, status_code=201, tags=TAGS, summary="Create a webhook"
+        PATH,
+        response_model=WebhookWithSecret,
+        status_code=201,
+        tags=TAGS,
+        summary="Create a webhook",
     )
     async def webhook_create(
         ctx: Annotated[Ctx, Depends(guard.app("webhook.create"))], body: WebhookCreate
@@ -136,7 +143,7 @@ def _endpoints(router: APIRouter, guard: Guard) -> None:
             )
         changes = {name: [None, value] for name, value in _audited(hook).items()}
         await ctx.audit(target_type="webhook", target=hook.id, changes=changes)
-        return _out(WebhookOut, hook)
+        return _out(WebhookWithSecret, hook)
 
     @router.get(PATH + "/{webhook_id}", response_model=WebhookOut, tags=TAGS, summary="A webhook")
     async def webhook_get(
@@ -186,7 +193,7 @@ def _changes(router: APIRouter, guard: Guard) -> None:
 
     @router.post(
         PATH + "/{webhook_id}/rotate-secret",
-        response_model=WebhookOut,
+        response_model=WebhookWithSecret,
         tags=TAGS,
         summary="Replace the signing secret",
     )
@@ -197,7 +204,7 @@ def _changes(router: APIRouter, guard: Guard) -> None:
         with api_fields():
             hook = await webhooks.rotate_secret(ctx.rt, ctx.app_id, webhook_id)
         await ctx.audit(target_type="webhook", target=webhook_id, changes={"secret": [1, 2]})
-        return _out(WebhookOut, hook)
+        return _out(WebhookWithSecret, hook)
 
     @router.post(
         PATH + "/{webhook_id}/test",
