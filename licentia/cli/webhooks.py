@@ -94,8 +94,8 @@ def webhook_edit(
     json_out: JsonOpt = False,
 ) -> None:
     """Change a webhook's URL, events, format, description or on/off state."""
-    changes = {"url": url, "events": events, "format": fmt, "description": description}
-    changes["enabled"] = enabled
+    changes: dict[str, Any] = {"url": url, "events": events, "format": fmt}
+    changes.update(description=description, enabled=enabled)
 
     async def work(rt: Runtime) -> webhooks.Endpoint:
         before = _audited_fields(await webhooks.get_endpoint(rt, app_id, hook_id))

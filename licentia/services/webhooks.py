@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -203,7 +204,7 @@ async def get_endpoint(rt: Runtime, app_id: str, endpoint_id: str) -> Endpoint:
 
 async def update_endpoint(rt: Runtime, app_id: str, endpoint_id: str, **changes: Any) -> Endpoint:
     """Change `url`, `events`, `format`, `description` and/or `enabled` (others: refused)."""
-    parsers = {
+    parsers: dict[str, tuple[str, Callable[[Any], Any]]] = {
         "url": ("url", lambda v: _url(v, rt.settings.webhook_allow_private)),
         "events": ("event_types", lambda v: ",".join(_filters(v))),
         "format": ("format", _format),
@@ -274,7 +275,7 @@ async def send_test(rt: Runtime, app_id: str, endpoint_id: str) -> str:
 _DELIVERY_COLUMNS = (
     webhook_deliveries.c.id,
     webhook_deliveries.c.event_id,
-    events.c.type,
+    events.c.type.label("event_type"),
     webhook_deliveries.c.endpoint_id,
     webhook_deliveries.c.status,
     webhook_deliveries.c.attempts,
@@ -303,10 +304,10 @@ async def list_deliveries(
         )
         if status:
             query = query.where(webhook_deliveries.c.status == status)
-        return [Delivery(*row) for row in (await conn.execute(query)).all()]
+        return [Delivery(**row._mapping) for row in (await conn.execute(query)).all()]
 
 
-async def _require_delivery(conn: AsyncConnection, app_id: str, delivery_id: object) -> Row[Any]:
+async def _require_delivery(conn: AsyncConnection, app_id: str, delivery_id: object) -> Any:
     number = parse_int(delivery_id, "delivery_id", low=1, high=2**62)
     row = (
         await conn.execute(
@@ -338,7 +339,7 @@ async def get_delivery(
             .where(webhook_attempts.c.delivery_id == row.id)
             .order_by(webhook_attempts.c.id)
         )
-        return Delivery(*row), [Attempt(*a) for a in attempts.all()]
+        return Delivery(**row._mapping), [Attempt(*a) for a in attempts.all()]
 
 
 async def resend(rt: Runtime, app_id: str, delivery_id: object) -> Delivery:
@@ -356,4 +357,4 @@ async def resend(rt: Runtime, app_id: str, delivery_id: object) -> Delivery:
                 lease_token=None,
             )
         )
-        return Delivery(*(await _require_delivery(conn, app_id, row.id)))
+        return Delivery(**(await _require_delivery(conn, app_id, row.id))._mapping)
