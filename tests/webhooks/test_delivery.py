@@ -16,7 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from licentia.services import (
+    admin_apps,
+    admin_identities,
     admin_licenses,
+    admin_sessions,
     events,
     webhook_delivery,
     webhook_http,
@@ -191,6 +194,25 @@ async def test_client_calls_emit_their_events(world: World, receiver: Receiver) 
     assert by_type["user.login_failed"]["code"] == "INVALID_PASSWORD"
     assert by_type["device.limit_reached"]["sid"] == "m2"
     assert "password" not in json.dumps(by_type)
+
+
+async def test_management_changes_emit_their_events(world: World, receiver: Receiver) -> None:
+    await _endpoint(world, receiver)
+    await world.register("omar", "pw-omar-1", sid="box-1")
+    await admin_identities.ban_user(world.rt, world.app_id, "omar", "chargeback")
+    await admin_sessions.reset_bindings(world.rt, world.app_id, "user", "omar")
+    await admin_apps.set_app_settings(
+        world.rt, world.app_id, {"hwid_lock": False, "session_idle_timeout": 600}
+    )
+    rows = await _rows(world, events_table, app_id=world.app_id)
+    by_type = {r.type: json.loads(r.data) for r in rows}
+    assert by_type["user.banned"] == {"kind": "user", "identity": "omar", "reason": "chargeback"}
+    assert by_type["session.ended"]["reason"] == "banned" and by_type["session.ended"]["count"] == 1
+    assert by_type["hwid.reset"] == {"kind": "user", "identity": "omar", "removed": 1}
+    assert by_type["app.setting_changed"] == {
+        "settings": {"hwid_lock": False, "session_idle_timeout": 600}
+    }
+    assert by_type["key.generated"]["count"] == 1
 
 
 async def test_claims_are_disjoint(world: World, receiver: Receiver) -> None:
