@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.services import events as event_outbox
 from licentia.services.admin_common import (
-    AdminError,
     invalid,
     load_app,
     not_found,
@@ -173,7 +172,7 @@ async def create_endpoint(
             await conn.execute(select(func.count()).select_from(ep).where(ep.c.app_id == app_id))
         ).scalar_one()
         if count >= MAX_ENDPOINTS:
-            raise AdminError("LIMIT_REACHED", f"an app has at most {MAX_ENDPOINTS} webhooks")
+            raise invalid("url", f"an app has at most {MAX_ENDPOINTS} webhooks")
         await conn.execute(
             ep.insert().values(
                 id=endpoint_id,
