@@ -11,8 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from licentia.cli.main import app as cli_app
-from licentia.services import webhooks
+from licentia.services import credentials, webhooks
+from licentia.store.tables import audit_log
 from tests.conftest import TEST_MASTER_KEY, World
+from tests.elite.conftest import Bot
 from tests.manage.conftest import Manage, assert_error, changes_of
 
 PATH = "/apps/{app}/webhooks"
@@ -97,6 +99,40 @@ async def test_rest_refuses_bad_input_and_other_owners(m: Manage, world: World) 
     foreign = f"{PATH.format(app=other.app_id)}/{hook.id}"
     assert_error(await other.get(foreign), 404, "WEBHOOK_NOT_FOUND")
     await webhooks.delete_endpoint(world.rt, world.app_id, hook.id)
+
+
+async def test_elite_key_webhook_function(world: World) -> None:
+    bot = Bot(
+        world.client, await credentials.rotate_elite_key(world.rt, world.owner_id), world.app_name
+    )
+    added = await bot.ok(
+        "webhook", "add", {"url": "https://discord.com/api/webhooks/1/x", "format": "discord"}
+    )
+    hook = added["webhook"]
+    assert hook["format"] == "discord" and hook["secret"].startswith("whsec_")
+    listed = await bot.ok("webhook", "list")
+    assert [h["id"] for h in listed["webhooks"]] == [hook["id"]] and "secret" not in listed[
+        "webhooks"
+    ][0]
+    tested = await bot.ok("webhook", "test", {"webhook_id": hook["id"]})
+    assert tested["event_id"].startswith("evt_")
+    refused = await bot.call("webhook", "add", {"url": "http://169.254.169.254/latest"})
+    assert refused.status_code == 400 and refused.json()["success"] is False
+    await bot.ok("webhook", "remove", {"webhook_id": hook["id"]})
+    assert (await bot.ok("webhook", "list"))["webhooks"] == []
+    async with world.rt.db.read() as conn:
+        rows = (
+            await conn.execute(
+                audit_log.select().where(
+                    audit_log.c.app_id == world.app_id, audit_log.c.face == "elite-key"
+                )
+            )
+        ).all()
+    assert {r.capability for r in rows if r.result == "ok"} >= {
+        "webhook.add",
+        "webhook.test",
+        "webhook.remove",
+    }
 
 
 def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
