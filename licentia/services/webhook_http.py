@@ -55,17 +55,19 @@ def check_url_syntax(url: str) -> str:
     text = url.strip()
     if len(text) > MAX_URL:
         raise TargetRefused(f"a webhook URL has at most {MAX_URL} characters")
-    parts = urlsplit(text)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise TargetRefused("a webhook URL has no spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:  # a bad port, an unclosed IPv6 bracket
+        raise TargetRefused("a webhook URL has a bad host or port") from None
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("a webhook URL starts with http:// or https://")
     if not parts.hostname:
         raise TargetRefused("a webhook URL names a host")
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("a webhook URL carries no user name or password")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise TargetRefused("a webhook URL has a bad port") from None
     return text
 
 
