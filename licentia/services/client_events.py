@@ -69,6 +69,8 @@ def _types_for(call: Call, code: Code) -> list[str]:
     if code == Code.OK:
         if endpoint == "register":
             return ["user.registered", "license.redeemed"]
+        if endpoint == "extend":  # a key adds its time to an existing user
+            return ["license.redeemed"]
         if endpoint in ("login", "licenses", "device-auth"):
             return ["user.login"]
         return []
@@ -94,9 +96,9 @@ async def emit_for_call(
                 continue
             data.update(code=code.value, failures_before=skipped)
         elif event_type == "license.redeemed":
-            key = call.body.get("key") or call.body.get("license_key") or ""
+            key = call.fields.get("key") or call.fields.get("license_key") or ""
             data["license_key"] = str(key)[:128]
-            if call.endpoint == "register":
+            if call.endpoint in ("register", "extend"):
                 data["username"] = data["identity"]
         elif code != Code.OK:
             data["code"] = code.value

@@ -178,7 +178,17 @@ async def test_client_calls_emit_their_events(world: World, receiver: Receiver) 
     assert (await world.post("login", ok)).json()["code"] == "DEVICE_LIMIT_REACHED"
     answer = (await world.post("login", {**ok, "sid": "machine-1"})).json()
     assert answer["success"] is True, answer
+    more = await world.key()
+    extend = {"session_id": await world.init(), "username": "nadia", "license_key": more}
+    extend.update(password="right-password", sid="machine-1")
+    assert (await world.post("extend", extend)).json()["success"] is True
     rows = await _rows(world, events_table, app_id=world.app_id)
+    redeemed = [json.loads(r.data) for r in rows if r.type == "license.redeemed"]
+    assert sorted(r["license_key"] for r in redeemed) == sorted([key, more])
+    assert {r["endpoint"] for r in redeemed} == {"register", "extend"}
+    rows = [
+        r for r in rows if r.type != "license.redeemed" or json.loads(r.data)["license_key"] == key
+    ]
     kinds = [r.type for r in sorted(rows, key=lambda r: r.created_at)]
     assert sorted(kinds) == sorted(
         [
