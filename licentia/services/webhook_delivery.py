@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.services import webhook_http
@@ -43,8 +43,20 @@ log = logging.getLogger("licentia.webhooks")
 SECRET_PURPOSE = "webhook-secret"  # noqa: S105 - an AEAD purpose label, not a secret
 JITTER = 0.2
 BATCH = 10  # deliveries claimed at once by one worker
+EVENT_KEEP = timedelta(days=30)  # settled events (and their delivery log) are kept this long
 
 d = webhook_deliveries
+
+
+async def purge(rt: Runtime) -> int:
+    """Delete events older than `EVENT_KEEP` none of whose deliveries is still pending (their
+    deliveries and attempts go with them); how many."""
+    pending = select(d.c.id).where(d.c.event_id == events.c.id, d.c.status == "pending")
+    async with rt.db.write() as conn:
+        result = await conn.execute(
+            delete(events).where(events.c.created_at < rt.clock() - EVENT_KEEP, ~pending.exists())
+        )
+    return int(result.rowcount or 0)
 
 
 def next_delay(schedule: Sequence[float], attempts: int, rng: Callable[[], float]) -> float | None:

@@ -327,3 +327,19 @@ def test_retry_schedule_spans_a_day_with_jitter(world: World) -> None:
     assert events.matches(["license.*"], "license.banned")
     assert not events.matches(["license.*"], "user.banned")
     assert events.valid_filter("user.*") and not events.valid_filter("nope.*")
+
+
+async def test_purge_keeps_pending_events(
+    world: World, receiver: Receiver, http: httpx.AsyncClient
+) -> None:
+    hook = await _endpoint(world, receiver)
+    done = await webhooks.send_test(world.rt, world.app_id, hook.id)
+    await _drain(world, http)
+    receiver.status = 500
+    waiting = await webhooks.send_test(world.rt, world.app_id, hook.id)
+    await _drain(world, http, schedule=(3600.0,))
+    world.clock.advance(days=31)
+    assert await webhook_delivery.purge(world.rt) >= 1
+    left = {r.id for r in await _rows(world, events_table, app_id=world.app_id)}
+    assert left == {waiting} and done not in left
+    assert len(await _rows(world, webhook_deliveries, endpoint_id=hook.id)) == 1
