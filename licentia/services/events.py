@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from licentia.domain.timeutil import utcnow
 from licentia.store.engine import HotConn
@@ -64,6 +64,25 @@ PAST = {"ban": "banned", "unban": "unbanned", "pause": "paused", "unpause": "unp
 _AREAS = frozenset(name.split(".", 1)[0] for name in EVENT_TYPES)
 
 
+# Built once: the client hot path runs `emit` on every identity call.
+_SUBSCRIBERS = select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
+    and_(webhook_endpoints.c.app_id == bindparam("app"), webhook_endpoints.c.enabled.is_(True))
+)
+_INSERT_EVENT = events.insert().values(
+    id=bindparam("id"),
+    app_id=bindparam("app_id"),
+    type=bindparam("type"),
+    data=bindparam("data"),
+    created_at=bindparam("at"),
+)
+_INSERT_DELIVERY = webhook_deliveries.insert().values(
+    event_id=bindparam("event_id"),
+    endpoint_id=bindparam("endpoint"),
+    next_attempt_at=bindparam("at"),
+    created_at=bindparam("at"),
+)
+
+
 def new_event_id() -> str:
     raw = base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
     return f"evt_{raw[:26]}"
@@ -99,13 +118,7 @@ async def emit(
     """Record one event in the caller's transaction; its id, or None when nobody listens."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    rows = (
-        await conn.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
-                and_(webhook_endpoints.c.app_id == app_id, webhook_endpoints.c.enabled.is_(True))
-            )
-        )
-    ).all()
+    rows = (await conn.execute(_SUBSCRIBERS, {"app": app_id})).all()
     targets = [row.id for row in rows if matches(str(row.event_types).split(","), type)]
     if not targets:
         return None
@@ -113,13 +126,8 @@ async def emit(
     event_id = new_event_id()
     body = json.dumps(dict(data), separators=(",", ":"), sort_keys=True, default=str)
     await conn.execute(
-        events.insert().values(id=event_id, app_id=app_id, type=type, data=body, created_at=at)
+        _INSERT_EVENT, {"id": event_id, "app_id": app_id, "type": type, "data": body, "at": at}
     )
-    await conn.execute(
-        webhook_deliveries.insert(),
-        [
-            {"event_id": event_id, "endpoint_id": target, "next_attempt_at": at, "created_at": at}
-            for target in targets
-        ],
-    )
+    for target in targets:
+        await conn.execute(_INSERT_DELIVERY, {"event_id": event_id, "endpoint": target, "at": at})
     return event_id
