@@ -90,6 +90,15 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _due_rows(now: datetime) -> Any:
+    """Due deliveries of enabled endpoints (a disabled endpoint's queue waits)."""
+    return (
+        select(d.c.id)
+        .join(webhook_endpoints, webhook_endpoints.c.id == d.c.endpoint_id)
+        .where(_due(now), webhook_endpoints.c.enabled.is_(True))
+    )
+
+
 async def claim(rt: Runtime, *, limit: int = BATCH) -> tuple[str, list[Claimed]]:
     """Lease up to `limit` due deliveries of enabled endpoints; (lease token, rows)."""
     now = rt.clock()
@@ -97,16 +106,10 @@ async def claim(rt: Runtime, *, limit: int = BATCH) -> tuple[str, list[Claimed]]
     # Longer than the longest attempt (every redirect hop timing out) by one more timeout.
     lease = now + timedelta(seconds=rt.settings.webhook_timeout * (webhook_http.MAX_REDIRECTS + 2))
     async with rt.db.read() as conn:  # the usual case, nothing due: no write transaction
-        if (await conn.execute(select(d.c.id).where(_due(now)).limit(1))).first() is None:
+        if (await conn.execute(_due_rows(now).limit(1))).first() is None:
             return token, []
     async with rt.db.write() as conn:
-        pick = (
-            select(d.c.id)
-            .join(webhook_endpoints, webhook_endpoints.c.id == d.c.endpoint_id)
-            .where(_due(now), webhook_endpoints.c.enabled.is_(True))
-            .order_by(d.c.next_attempt_at, d.c.id)
-            .limit(limit)
-        )
+        pick = _due_rows(now).order_by(d.c.next_attempt_at, d.c.id).limit(limit)
         if not rt.db.is_sqlite:
             pick = pick.with_for_update(of=d, skip_locked=True)
         ids = [row.id for row in (await conn.execute(pick)).all()]
