@@ -37,10 +37,15 @@ metadata = MetaData(
 )
 
 ID = String(36)
+_BIG = BigInteger().with_variant(Integer, "sqlite")
 
 
 def _app_fk() -> Column[str]:
     return Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE"), nullable=False)
+
+
+def _serial() -> Column[int]:
+    return Column("id", _BIG, primary_key=True, autoincrement=True)
 
 
 # Accounts: owners now; staff and resellers later share this table.
@@ -74,7 +79,7 @@ apps = Table(
     Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(64), nullable=False),
     Column("name_norm", String(64), nullable=False),
-    Column("secret_enc", Text, nullable=False),
+    Column("secret_enc", Text, nullable=False),  # the whsec_ signing secret, encrypted
     Column("is_enabled", Boolean, nullable=False, server_default=true()),
     Column("user_panel_enabled", Boolean, nullable=False, server_default=false()),
     Column("hwid_reset_cooldown", Integer, nullable=False, server_default=text("86400")),
@@ -278,9 +283,7 @@ variables = Table(
 client_logs = Table(
     "client_logs",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     _app_fk(),
     Column("session_prefix", String(8), nullable=False, server_default=""),
     Column("identity_kind", String(8), nullable=False, server_default="none"),
@@ -295,9 +298,7 @@ client_logs = Table(
 auth_events = Table(
     "auth_events",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE")),  # NULL: app unresolved
     Column("endpoint", String(32), nullable=False),
     Column("code", String(40), nullable=False),
@@ -326,9 +327,7 @@ chat_channels = Table(
 chat_messages = Table(
     "chat_messages",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("channel_id", ID, ForeignKey("chat_channels.id", ondelete="CASCADE"), nullable=False),
     _app_fk(),
     Column("user_id", ID, nullable=False),
@@ -496,9 +495,7 @@ elite_keys = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("created_at", UTCDateTime, nullable=False),
     Column("actor_kind", String(16), nullable=False),  # account|token|elite-key|cli|portal|system
     Column("actor", String(128), nullable=False, server_default=""),
@@ -601,9 +598,7 @@ resellers = Table(
 coin_ledger = Table(
     "coin_ledger",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("reseller_id", ID, ForeignKey("resellers.id", ondelete="CASCADE"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("balance_after", BigInteger, nullable=False),
@@ -670,9 +665,7 @@ dashboard_sessions = Table(
 dashboard_signin_failures = Table(
     "dashboard_signin_failures",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("scope", String(16), nullable=False),
     Column("subject", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -714,9 +707,7 @@ portal_sessions = Table(
 portal_signin_failures = Table(
     "portal_signin_failures",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("scope", String(16), nullable=False),
     Column("subject", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -727,9 +718,7 @@ portal_signin_failures = Table(
 portal_resets = Table(
     "portal_resets",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     _app_fk(),
     Column("identity_kind", String(8), nullable=False),  # user|license
     Column("identity_id", ID, nullable=False),
@@ -741,10 +730,9 @@ portal_resets = Table(
 )
 
 # -- event outbox and webhooks (migration 0008_webhooks_outbox) ----------------------------
-_BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+# events: domain events, written in the change's transaction (services/events.py; id = the
+# webhook-id); deliveries: one per event and endpoint, claimed by lease; attempts: every POST.
 
-# One row per domain event, written in the transaction of the change (services/events.py).
-# `id` is the `webhook-id` every delivery of the event carries.
 events = Table(
     "events",
     metadata,
@@ -756,14 +744,13 @@ events = Table(
     Index("ix_events_app_created", "app_id", "created_at"),
 )
 
-# Outbound webhook endpoints of an app; `secret_enc` is the encrypted `whsec_` signing secret.
 webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
     Column("id", ID, primary_key=True),
     _app_fk(),
     Column("url", String(2048), nullable=False),
-    Column("secret_enc", Text, nullable=False),
+    Column("secret_enc", Text, nullable=False),  # the whsec_ signing secret, encrypted
     Column("event_types", Text, nullable=False, server_default="*"),  # "*" or comma list
     Column("format", String(16), nullable=False, server_default="standard"),  # |discord
     Column("enabled", Boolean, nullable=False, server_default=true()),
@@ -773,12 +760,10 @@ webhook_endpoints = Table(
     Index("ix_webhook_endpoints_app", "app_id"),
 )
 
-# One event for one endpoint. A worker claims a due row by setting `lease_until` (compare-and-
-# set; SKIP LOCKED on PostgreSQL); a crashed worker's lease simply runs out.
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
-    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    _serial(),
     Column("event_id", String(40), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
     Column(
         "endpoint_id", ID, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
@@ -796,16 +781,12 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
 )
 
-# Every HTTP attempt of a delivery (the dashboard's delivery log).
 webhook_attempts = Table(
     "webhook_attempts",
     metadata,
-    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    _serial(),
     Column(
-        "delivery_id",
-        _BIG_ID,
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
-        nullable=False,
+        "delivery_id", _BIG, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
     ),
     Column("attempted_at", UTCDateTime, nullable=False),
     Column("status_code", Integer),

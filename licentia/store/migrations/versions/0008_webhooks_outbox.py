@@ -6,7 +6,7 @@ change (services/events.py), together with one `webhook_deliveries` row per subs
 endpoint; the delivery workers of `licentia serve` claim due rows and record every HTTP attempt.
 
 Revision ID: 0008_webhooks_outbox
-Revises: 0007_offline_tickets
+Revises: 0008
 Create Date: 2026-12-08
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import licentia.store.types
 
 revision = "0008_webhooks_outbox"
-down_revision = "0007_offline_tickets"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
