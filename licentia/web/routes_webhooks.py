@@ -154,6 +154,11 @@ async def webhook_rotate(request: Request, app_id: str, webhook_id: str) -> Resp
 
 @router.post(PATH + "/{webhook_id}/delete")
 async def webhook_delete(request: Request, app_id: str, webhook_id: str) -> Response:
+    """Removes the endpoint with its queue and log, only with the form's `confirm` box ticked."""
+    if (await form_values(request)).get("confirm") != "yes":
+        session, access = await app_page(request, app_id, "webhook.delete")
+        errors = {"remove": "Tick the box next to remove to delete the webhook and its log."}
+        return await _page(request, session, access, errors=errors, status=400)
     return await _change(request, app_id, webhook_id, "webhook.delete", webhooks.delete_endpoint)
 
 

@@ -67,7 +67,9 @@ async def test_webhooks_page(dash: Dash) -> None:
     assert resent.status_code == 303
     no_csrf = await owner.post(f"{page}/{hook.id}/delete", {})
     assert no_csrf.status_code in (400, 403)
-    gone = await owner.post(f"{page}/{hook.id}/delete", {"csrf_token": csrf})
+    unconfirmed = await owner.post(f"{page}/{hook.id}/delete", {"csrf_token": csrf})
+    assert unconfirmed.status_code == 400 and await webhooks.list_endpoints(dash.rt, app_id)
+    gone = await owner.post(f"{page}/{hook.id}/delete", {"csrf_token": csrf, "confirm": "yes"})
     assert gone.status_code == 303 and await webhooks.list_endpoints(dash.rt, app_id) == []
     account = (await admin.get_owner(dash.rt, dash.owner.owner_id)).id
     for capability in (
