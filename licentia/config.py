@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     metrics_enabled: bool = False
     #: When set, `/metrics` asks for `Authorization: Bearer <token>`.
     metrics_token: str | None = Field(default=None, repr=False)
+    #: Outbound webhooks (docs/webhooks.md): allow private, loopback and link-local targets.
+    webhook_allow_private: bool = False
+    #: Seconds between the attempts of one delivery after the first (jittered by +-20%).
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    #: Seconds one webhook HTTP request may take (connect, send, read).
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60)
+    #: Seconds a delivery worker sleeps when no delivery is due (`0`: no worker in `serve`).
+    webhook_poll_interval: float = Field(default=2.0, ge=0)
 
     @field_validator(
         "rate_general", "rate_credentials", "rate_identity", "rate_identity_ceiling", "elite_rate"
@@ -113,6 +121,17 @@ class Settings(BaseSettings):
     def _check_rate(cls, value: str) -> str:
         RateSpec.parse(value)
         return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not parts or any(not p.replace(".", "", 1).isdigit() for p in parts):
+            raise ValueError("webhook_retry_schedule: comma-separated seconds, e.g. 5,300,1800")
+        return value
+
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return tuple(float(p) for p in self.webhook_retry_schedule.split(",") if p.strip())
 
     @property
     def resolved_database_url(self) -> str:

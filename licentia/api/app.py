@@ -30,7 +30,7 @@ from licentia.api.replay import (
     ReplayStore,
 )
 from licentia.config import RateSpec, Settings
-from licentia.services import maintenance, session_seen, signing_keys, usage
+from licentia.services import maintenance, session_seen, signing_keys, usage, webhook_delivery
 from licentia.services.appconfig import AppConfigCache
 from licentia.services.client import ClientService
 from licentia.services.netinfo import NetInfo
@@ -71,6 +71,7 @@ class LicentiaApp:
         self._janitor: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._seen_flusher: asyncio.Task[None] | None = None
+        self._webhooks: asyncio.Task[None] | None = None
         #: This worker's write-behind last-seen times (`services/session_seen.py`).
         self.seen: SeenBuffer | None = None
         self.usage: usage.UsageCounter | None = None
@@ -192,6 +193,10 @@ class LicentiaApp:
             usage.run_flusher(rt, self.usage, settings.usage_flush_interval)
         )
         self._seen_flusher = asyncio.create_task(session_seen.run_flusher(rt.db, self.seen))
+        if settings.webhook_poll_interval > 0:  # every worker process delivers (issue #11)
+            self._webhooks = asyncio.create_task(
+                webhook_delivery.run_worker(rt, settings.webhook_poll_interval)
+            )
 
     def _start_metrics(self, rt: Runtime, cache: AppConfigCache, replay: ReplayStore) -> None:
         assert self.metrics is not None
@@ -222,12 +227,12 @@ class LicentiaApp:
                 log.exception("periodic purge failed")
 
     async def shutdown(self) -> None:
-        for task in (self._janitor, self._flusher, self._seen_flusher):
+        for task in (self._janitor, self._flusher, self._seen_flusher, self._webhooks):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._janitor = self._flusher = self._seen_flusher = None
+        self._janitor = self._flusher = self._seen_flusher = self._webhooks = None
         if self.seen is not None and self.runtime is not None:
             try:
                 await self.seen.flush(self.runtime.db)

@@ -47,6 +47,7 @@ reseller_app = typer.Typer(help="Resellers and their coins.", no_args_is_help=Tr
 token_app = typer.Typer(help="API tokens of the management API.", no_args_is_help=True)
 elite_key_app = typer.Typer(help="The owner's Elite Key and its settings.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+webhook_app = typer.Typer(help="Outbound webhooks and their delivery log.", no_args_is_help=True)
 
 for _name, _sub in (
     ("owner", owner_app),
@@ -72,6 +73,7 @@ for _name, _sub in (
     ("token", token_app),
     ("elite-key", elite_key_app),
     ("audit", audit_app),
+    ("webhook", webhook_app),
 ):
     app.add_typer(_sub, name=_name)
 

@@ -742,4 +742,5 @@ from licentia.cli import (  # noqa: E402, F401
     license_files,
     operator,
     team,
+    webhooks,
 )

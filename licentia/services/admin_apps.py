@@ -13,6 +13,7 @@ from sqlalchemy import Row, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import events
 from licentia.services.admin_common import (
     INT32_MAX,
     AdminError,
@@ -34,6 +35,7 @@ from licentia.services.admin_common import (
     sdk_warnings,
     trim,
 )
+from licentia.services.audit import is_secret_field
 from licentia.services.runtime import Runtime
 from licentia.store.tables import accounts, apps, subscriptions
 from licentia.store.types import new_id
@@ -438,6 +440,11 @@ async def set_app_settings(
             .values({name: value for name, (value, _) in parsed.items()})
         )
         await bump_config_rev(conn, app_id)
+        shown = {
+            name: "changed" if is_secret_field(name) else value
+            for name, (value, _) in parsed.items()
+        }
+        await events.emit(conn, app_id, "app.setting_changed", {"settings": shown}, now=rt.clock())
     return [
         SettingChange(app_id=app_id, setting=name, value=value, warnings=warnings)
         for name, (value, warnings) in parsed.items()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import events
 from licentia.store.tables import apps, sessions, subscriptions
 
 #: Largest value an `Integer` column holds on every backend.
@@ -305,4 +306,15 @@ async def end_sessions(
         )
         .values(ended_at=now, end_reason=reason)
     )
-    return int(result.rowcount or 0)
+    ended = int(result.rowcount or 0)
+    if ended:
+        app_id = (
+            await conn.execute(
+                select(sessions.c.app_id)
+                .where(sessions.c.identity_kind == kind, sessions.c.identity_id == identity_id)
+                .limit(1)
+            )
+        ).scalar_one()
+        data = {"kind": kind, "identity_id": identity_id, "reason": reason, "count": ended}
+        await events.emit(conn, app_id, "session.ended", data, now=now)
+    return ended

@@ -14,6 +14,7 @@ from sqlalchemy import Row, Table, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import events
 from licentia.services.admin_common import (
     MAX_DAYS,
     AdminError,
@@ -35,6 +36,7 @@ from licentia.services.admin_common import (
     term_expiry,
     trim,
 )
+from licentia.services.events import PAST as _PAST
 from licentia.services.runtime import Runtime
 from licentia.store.tables import bindings, chat_mutes, devices, users
 from licentia.store.types import new_id
@@ -117,6 +119,14 @@ async def _apply(
         raise ValueError(action)
     if values:
         await conn.execute(update(table).where(table.c.id == row.id).values(values))
+        name = row.username if kind == "user" else f"{row.device_type}:{row.device_id}"
+        await events.emit(
+            conn,
+            row.app_id,
+            f"{kind if kind == 'user' else 'device'}.{_PAST[action]}",
+            {"kind": kind, "identity": name, "reason": reason},
+            now=now,
+        )
 
 
 # -- users -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import Row, and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import events
 from licentia.services.admin_common import (
     MAX_DAYS,
     AdminError,
@@ -41,6 +42,7 @@ from licentia.services.admin_common import (
     resolve_term,
     trim,
 )
+from licentia.services.events import PAST as _PAST
 from licentia.services.runtime import Runtime
 from licentia.services.views_licenses import (
     LICENSE_QUERY,
@@ -515,6 +517,19 @@ async def generate_batch(
             keys += await _insert_batch(conn, app_id, compiled, alphabet, size, seen, insert)
             if progress is not None:
                 progress(len(keys))
+        # One event per batch, never per key: a 100,000-key batch is one webhook.
+        await events.emit(
+            conn,
+            app_id,
+            "key.generated",
+            {
+                "batch_id": batch_id,
+                "count": amount,
+                "subscription": sub.name,
+                "created_by": created_by[:64],
+            },
+            now=now,
+        )
     keys.sort()
     return GeneratedBatch(batch_id=batch_id, keys=keys)
 
@@ -661,6 +676,13 @@ async def _change(
             raise ValueError(action)
         if values:
             await conn.execute(update(licenses).where(licenses.c.id == row.id).values(values))
+            await events.emit(
+                conn,
+                app_id,
+                f"license.{_PAST[action]}",
+                {"license_key": row.key, "reason": reason_text},
+                now=now,
+            )
         fresh = await _find(conn, app_id, row.key)
     assert fresh is not None
     return _state(fresh)
@@ -855,6 +877,13 @@ async def reset_license_hwid(rt: Runtime, app_id: str, key: str) -> int:
         removed = await _clear_bindings(conn, licenses, "license", row.id)
         if row.status == "used" and row.used_by_user_id:
             removed += await _clear_bindings(conn, users, "user", row.used_by_user_id)
+        await events.emit(
+            conn,
+            app_id,
+            "hwid.reset",
+            {"kind": "license", "identity": row.key, "removed": removed},
+            now=rt.clock(),
+        )
     return removed
 
 

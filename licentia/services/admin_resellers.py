@@ -26,7 +26,7 @@ from sqlalchemy import Row, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.domain.timeutil import iso_z
-from licentia.services import admin_licenses, grants, paging
+from licentia.services import admin_licenses, events, grants, paging
 from licentia.services.admin_common import (
     MAX_DAYS,
     AdminError,
@@ -1042,6 +1042,21 @@ async def generate_for_reseller(
                 "points_balance": [balance + cost, balance],
             },
             product.app_id,
+        )
+        await events.emit(
+            conn,
+            product.app_id,
+            "reseller.purchase",
+            {
+                "reseller_id": reseller_id,
+                "product_id": product.id,
+                "count": count,
+                "cost": cost,
+                "balance": balance,
+                "batch_id": str(batch_id or ""),
+                "keys": keys[:100],
+            },
+            now=rt.clock(),
         )
     return Generated(keys, str(batch_id or ""), cost, balance, product)
 

@@ -9,10 +9,12 @@ session stays as it was (its first end reason is kept).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import events
 from licentia.services.admin_common import AdminError, invalid, load_app, norm, trim
 from licentia.services.client import session_digest
 from licentia.services.runtime import Runtime
@@ -81,16 +83,25 @@ async def end_session(rt: Runtime, app_id: str, session: str) -> tuple[SessionVi
                 .values(ended_at=now, end_reason=MANAGEMENT_REASON)
             )
             row = (await conn.execute(SESSION_QUERY.where(sessions.c.id_hash == row.id_hash))).one()
+            data = {"kind": row.identity_kind, "identity_id": row.identity_id, "count": 1}
+            data["reason"] = MANAGEMENT_REASON
+            await events.emit(conn, app_id, "session.ended", data, now=now)
     return session_view(row, now, limits), changed
 
 
-async def _end(conn: AsyncConnection, clauses: list[object], now: datetime) -> int:
+async def _end(
+    conn: AsyncConnection, clauses: list[object], now: datetime, app_id: str, **data: Any
+) -> int:
     result = await conn.execute(
         update(sessions)
         .where(and_(*clauses, sessions.c.ended_at.is_(None)))  # type: ignore[arg-type]
         .values(ended_at=now, end_reason=MANAGEMENT_REASON)
     )
-    return int(result.rowcount or 0)
+    ended = int(result.rowcount or 0)
+    if ended:
+        data.update(reason=MANAGEMENT_REASON, count=ended)
+        await events.emit(conn, app_id, "session.ended", data, now=now)
+    return ended
 
 
 async def end_identity_sessions(rt: Runtime, app_id: str, kind: str, name: str) -> int:
@@ -108,6 +119,9 @@ async def end_identity_sessions(rt: Runtime, app_id: str, kind: str, name: str) 
                 sessions.c.identity_id == ident,
             ],
             now,
+            app_id,
+            kind=kind,
+            identity_id=ident,
         )
 
 
@@ -126,7 +140,7 @@ async def end_all_sessions(
     now = rt.clock()
     async with rt.db.write() as conn:
         await load_app(conn, app_id)
-        return await _end(conn, [sessions.c.app_id == app_id], now)
+        return await _end(conn, [sessions.c.app_id == app_id], now, app_id, kind="all")
 
 
 # -- bound devices -----------------------------------------------------------------------
@@ -192,6 +206,13 @@ async def reset_bindings(rt: Runtime, app_id: str, kind: str, name: str) -> int:
             ).one()
             if row.status == "used" and row.used_by_user_id:
                 count += await _reset(conn, "user", row.used_by_user_id)
+        await events.emit(
+            conn,
+            app_id,
+            "hwid.reset",
+            {"kind": kind, "identity": name, "removed": count},
+            now=rt.clock(),
+        )
     return count
 
 

@@ -30,7 +30,7 @@ from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.rules import network_verdict, sid_verdict, version_verdict
 from licentia.domain.timeutil import LIFETIME_DATE, LIFETIME_SECONDS, iso_z
-from licentia.services import client_session, profiles, tickets
+from licentia.services import client_events, client_session, profiles, tickets
 from licentia.services.appconfig import APP_COLUMNS, AppConfig, AppConfigCache
 from licentia.services.client_calls import Call
 from licentia.services.client_limits import IdentityLimits, identity_limit
@@ -216,6 +216,7 @@ class ClientService:
         self.limits = IdentityLimits(
             limiter, rt.settings.rate("identity"), rt.settings.rate("identity_ceiling")
         )
+        self._login_failures = client_events.LoginFailureSampler()
 
     # ------------------------------------------------------------------ shared steps
 
@@ -443,6 +444,7 @@ class ClientService:
                 "created_at": self.clock(),
             },
         )
+        await client_events.emit_for_call(conn, call, code, self.clock(), self._login_failures)
 
     async def after_failure(self, call: Call, code: Code) -> None:
         """Persist what a failed call must still leave behind: its auth event, ended sessions."""
@@ -675,6 +677,7 @@ class ClientService:
                 )
                 if won.rowcount == 1:
                     state.update(status="active", activated_at=now, expires_at=expiry)
+                    call.events.append("license.redeemed")
                 else:  # activated concurrently: re-read and go on as active
                     lic = (
                         await conn.execute(_license_query().where(licenses.c.id == lic.id))

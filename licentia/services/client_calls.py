@@ -34,3 +34,5 @@ class Call:
     # Writes that must persist even though the call fails (for example ending a session
     # whose identity was banned); run by the pipeline after the failed transaction.
     on_failure: list[FailureEffect] = field(default_factory=list)
+    # Domain events this call adds to those of its outcome (services/client_events.py).
+    events: list[str] = field(default_factory=list)

@@ -95,6 +95,7 @@ RESOURCES = frozenset(
         "reseller",
         "audit",
         "portal",
+        "webhook",
     }
 )
 
@@ -143,6 +144,7 @@ ELITE_CAPABILITIES = frozenset(
         "hash": "register list remove",
         "staff": "roles add edit ban unban list remove",
         "reseller": "rate_plans add edit ban unban coins list",
+        "webhook": "list add remove test",
     }.items()
     for action in actions.split()
 )

@@ -3,7 +3,8 @@ audit entries.
 
 Sessions stay 24 hours after they stop being live (ended, idle-expired or past their absolute
 lifetime), then go. Client logs and auth events are kept `log_retention_days` per app; audit
-entries `LICENTIA_AUDIT_RETENTION_DAYS` (B.20, default 365).
+entries `LICENTIA_AUDIT_RETENTION_DAYS` (B.20, default 365); outbox events 30 days once no
+delivery of theirs is pending (docs/webhooks.md).
 
 Every worker process runs the purge loop, but only one purges at a time (`purge_exclusive`):
 on PostgreSQL a transaction-level advisory lock, on SQLite an exclusive, non-blocking lock on
@@ -22,7 +23,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, or_, select, text
 
-from licentia.services import audit, dashboard_auth, portal
+from licentia.services import audit, dashboard_auth, portal, webhook_delivery
 from licentia.services.runtime import Runtime
 from licentia.store.tables import apps, auth_events, client_logs, replay_cache, sessions
 
@@ -40,6 +41,7 @@ class PurgeReport:
     audit_entries: int = 0
     dashboard: int = 0  # ended dashboard sessions and old sign-in failures
     portal: int = 0  # ended portal sessions and old portal sign-in failures
+    events: int = 0  # settled outbox events (webhook deliveries and their attempts with them)
 
 
 async def purge(rt: Runtime) -> PurgeReport:
@@ -94,6 +96,7 @@ async def purge(rt: Runtime) -> PurgeReport:
         report.nonces += result.rowcount or 0
     report.dashboard = await dashboard_auth.purge(rt)
     report.portal = await portal.purge(rt)
+    report.events = await webhook_delivery.purge(rt)
     return report
 
 

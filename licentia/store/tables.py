@@ -37,10 +37,15 @@ metadata = MetaData(
 )
 
 ID = String(36)
+_BIG = BigInteger().with_variant(Integer, "sqlite")
 
 
 def _app_fk() -> Column[str]:
     return Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE"), nullable=False)
+
+
+def _serial() -> Column[int]:
+    return Column("id", _BIG, primary_key=True, autoincrement=True)
 
 
 # Accounts: owners now; staff and resellers later share this table.
@@ -74,7 +79,7 @@ apps = Table(
     Column("owner_account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(64), nullable=False),
     Column("name_norm", String(64), nullable=False),
-    Column("secret_enc", Text, nullable=False),
+    Column("secret_enc", Text, nullable=False),  # the whsec_ signing secret, encrypted
     Column("is_enabled", Boolean, nullable=False, server_default=true()),
     Column("user_panel_enabled", Boolean, nullable=False, server_default=false()),
     Column("hwid_reset_cooldown", Integer, nullable=False, server_default=text("86400")),
@@ -278,9 +283,7 @@ variables = Table(
 client_logs = Table(
     "client_logs",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     _app_fk(),
     Column("session_prefix", String(8), nullable=False, server_default=""),
     Column("identity_kind", String(8), nullable=False, server_default="none"),
@@ -295,9 +298,7 @@ client_logs = Table(
 auth_events = Table(
     "auth_events",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("app_id", ID, ForeignKey("apps.id", ondelete="CASCADE")),  # NULL: app unresolved
     Column("endpoint", String(32), nullable=False),
     Column("code", String(40), nullable=False),
@@ -326,9 +327,7 @@ chat_channels = Table(
 chat_messages = Table(
     "chat_messages",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("channel_id", ID, ForeignKey("chat_channels.id", ondelete="CASCADE"), nullable=False),
     _app_fk(),
     Column("user_id", ID, nullable=False),
@@ -496,9 +495,7 @@ elite_keys = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("created_at", UTCDateTime, nullable=False),
     Column("actor_kind", String(16), nullable=False),  # account|token|elite-key|cli|portal|system
     Column("actor", String(128), nullable=False, server_default=""),
@@ -601,9 +598,7 @@ resellers = Table(
 coin_ledger = Table(
     "coin_ledger",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("reseller_id", ID, ForeignKey("resellers.id", ondelete="CASCADE"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("balance_after", BigInteger, nullable=False),
@@ -670,9 +665,7 @@ dashboard_sessions = Table(
 dashboard_signin_failures = Table(
     "dashboard_signin_failures",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("scope", String(16), nullable=False),
     Column("subject", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -714,9 +707,7 @@ portal_sessions = Table(
 portal_signin_failures = Table(
     "portal_signin_failures",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     Column("scope", String(16), nullable=False),
     Column("subject", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -727,9 +718,7 @@ portal_signin_failures = Table(
 portal_resets = Table(
     "portal_resets",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    _serial(),
     _app_fk(),
     Column("identity_kind", String(8), nullable=False),  # user|license
     Column("identity_id", ID, nullable=False),
@@ -738,4 +727,72 @@ portal_resets = Table(
     Column("ip", String(64), nullable=False, server_default=""),
     Index("ix_portal_resets_identity", "identity_kind", "identity_id", "created_at"),
     Index("ix_portal_resets_app", "app_id", "created_at"),
+)
+
+# -- event outbox and webhooks (migration 0008_webhooks_outbox) ----------------------------
+# events: domain events, written in the change's transaction (services/events.py; id = the
+# webhook-id); deliveries: one per event and endpoint, claimed by lease; attempts: every POST.
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(40), primary_key=True),  # evt_<26 base32 chars>
+    _app_fk(),
+    Column("type", String(48), nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_events_app_created", "app_id", "created_at"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _app_fk(),
+    Column("url", String(2048), nullable=False),
+    Column("secret_enc", Text, nullable=False),  # the whsec_ signing secret, encrypted
+    Column("event_types", Text, nullable=False, server_default="*"),  # "*" or comma list
+    Column("format", String(16), nullable=False, server_default="standard"),  # |discord
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("description", String(256), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_endpoints_app", "app_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _serial(),
+    Column("event_id", String(40), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "endpoint_id", ID, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", String(16), nullable=False, server_default="pending"),  # |delivered|failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("lease_token", String(32)),
+    Column("last_status_code", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _serial(),
+    Column(
+        "delivery_id", _BIG, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("ok", Boolean, nullable=False, server_default=false()),
+    Column("latency_ms", Integer, nullable=False, server_default=text("0")),
+    Column("error", String(256), nullable=False, server_default=""),
+    Column("response_excerpt", Text, nullable=False, server_default=""),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),
 )

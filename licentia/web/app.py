@@ -164,6 +164,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
         routes_settings,
         routes_team,
         routes_tickets,
+        routes_webhooks,
     )
 
     dash = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -179,6 +180,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.include_router(routes_tickets.router)  # before the generic license action route
     dash.include_router(routes_lists.router)
     dash.include_router(routes_identities.router)
+    dash.include_router(routes_webhooks.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)
     return dash

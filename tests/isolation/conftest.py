@@ -21,6 +21,7 @@ from licentia.services import (
     admin_rules,
     admin_staff,
     credentials,
+    webhooks,
 )
 from licentia.store.tables import licenses, staff_members
 from tests.conftest import FakeClock, World, fresh_database
@@ -134,6 +135,10 @@ async def seed_victim(world: World, clock: FakeClock) -> Victim:
     )
     token, _plain = await credentials.create_token(rt, owner_id, "victim", list(ALL_SCOPES))
     await credentials.rotate_elite_key(rt, owner_id)
+    # Disabled: nothing is queued for it (its test event below is never claimed either).
+    hook = await webhooks.create_endpoint(rt, app_id, "https://hooks.example.com/x", enabled=False)
+    await webhooks.send_test(rt, app_id, hook.id)
+    [delivery] = await webhooks.list_deliveries(rt, app_id, hook.id)
     victim.names = {
         "app_id": app_id,
         "key": keys["active"],
@@ -158,6 +163,8 @@ async def seed_victim(world: World, clock: FakeClock) -> Victim:
         "sid": "SID-A-1",
         "message_id": "1",
         "app_name": world.app_name,
+        "webhook_id": hook.id,
+        "delivery_id": delivery.id,
     }
     return victim
 

@@ -79,6 +79,8 @@ def _paths(app: LicentiaApp, victim: Victim) -> list[list[str]]:
         "token_id": names["token_id"],
         "session_id": names["session"],
         "list_name": names["list_name"],
+        "webhook_id": names["webhook_id"],
+        "delivery_id": names["delivery_id"],
     }
     dashboard = next(r for r in app.web.routes if getattr(r, "path", "") == "/dashboard")
     out: list[list[str]] = []

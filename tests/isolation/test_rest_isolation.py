@@ -47,7 +47,7 @@ def test_every_changing_route_is_attacked(app: LicentiaApp) -> None:
         for n in (
             "app_id key username device_type device_id var_key channel name version value "
             "code list_name role_id staff reseller plan_id price_id token_id session sid "
-            "message_id"
+            "message_id webhook_id delivery_id"
         ).split()
     }
     names["keys"] = {"a": "x"}

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from licentia.api.elite import actions_team as actions_team  # registers staff/reseller
+from licentia.api.elite import actions_webhooks as actions_webhooks  # registers webhook
 from licentia.api.elite import handlers
 from licentia.api.elite.params import Params, RawRequest, extract
 from licentia.config import RateSpec

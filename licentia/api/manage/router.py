@@ -26,6 +26,7 @@ from licentia.api.manage import (
     routes_licenses,
     routes_team,
     routes_users,
+    routes_webhooks,
 )
 from licentia.api.manage.auth import Guard
 from licentia.api.manage.errors import ErrorOut, route_class
@@ -57,7 +58,15 @@ def build_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
 
     # Further resources, one module per family; each adds its routes to this router
     # (before the catch-all below, which would otherwise answer their paths).
-    for module in (routes_licenses, routes_users, routes_apps, routes_team, routes_admin):
+    modules = (
+        routes_licenses,
+        routes_users,
+        routes_apps,
+        routes_team,
+        routes_admin,
+        routes_webhooks,
+    )
+    for module in modules:
         module.register(router, guard)
 
     # -- everything else -----------------------------------------------------------------
