@@ -729,7 +729,7 @@ portal_resets = Table(
     Index("ix_portal_resets_app", "app_id", "created_at"),
 )
 
-# -- event outbox and webhooks (migration 0008_webhooks_outbox) ----------------------------
+# -- event outbox and webhooks (migration 0009_webhooks_outbox) ----------------------------
 # events: domain events, written in the change's transaction (services/events.py; id = the
 # webhook-id); deliveries: one per event and endpoint, claimed by lease; attempts: every POST.
 

@@ -5,7 +5,7 @@ webhook_attempts
 change (services/events.py), together with one `webhook_deliveries` row per subscribed
 endpoint; the delivery workers of `licentia serve` claim due rows and record every HTTP attempt.
 
-Revision ID: 0008_webhooks_outbox
+Revision ID: 0009_webhooks_outbox
 Revises: 0008
 Create Date: 2026-12-08
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 import licentia.store.types
 
-revision = "0008_webhooks_outbox"
+revision = "0009_webhooks_outbox"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
