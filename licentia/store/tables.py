@@ -255,6 +255,7 @@ sessions = Table(
     Column("client_version", String(32), nullable=False, server_default=""),
     Column("client_hash", String(128), nullable=False, server_default=""),
     Column("sid", String(128), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),  # of the opening address
     Index("ix_sessions_identity", "identity_kind", "identity_id"),
     Index("ix_sessions_app_last_seen", "app_id", "last_seen_at"),
     Index("ix_sessions_app_created", "app_id", "created_at", "id_hash"),
@@ -303,6 +304,7 @@ auth_events = Table(
     Column("code", String(40), nullable=False),
     Column("identity", String(128), nullable=False, server_default=""),
     Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("reported_ip", String(64), nullable=False, server_default=""),  # the body `ip`
     Column("country", String(2), nullable=False, server_default=""),
     Column("sid", String(128), nullable=False, server_default=""),
     Column("client_version", String(32), nullable=False, server_default=""),

@@ -160,6 +160,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
         routes_content,
         routes_identities,
         routes_lists,
+        routes_online,
         routes_overview,
         routes_settings,
         routes_team,
@@ -179,6 +180,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.include_router(routes_tickets.router)  # before the generic license action route
     dash.include_router(routes_lists.router)
     dash.include_router(routes_identities.router)
+    dash.include_router(routes_online.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)
     return dash

@@ -1305,7 +1305,7 @@ async def _sessions_page(
     if state not in (*lists.SESSION_STATES, "any"):
         state = "live"
     kind = params.get("kind", "")
-    if kind not in lists.SESSION_KINDS:
+    if kind not in (*lists.SESSION_KINDS, lists.ALL_SESSIONS):
         kind = ""
     identity = params.get("q", "").strip()[:160]
     cursor = params.get("cursor") or None
@@ -1324,7 +1324,7 @@ async def _sessions_page(
         if exc.code == "PERMISSION_DENIED" or exc.code == "APP_NOT_FOUND":
             raise
         errors["q"] = "No such identity." if exc.is_not_found else exc.message
-    if identity and not kind:
+    if identity and kind in ("", lists.ALL_SESSIONS):
         errors["q"] = "Choose the kind of identity (user, license or device) to search for."
     query = {"state": state, "kind": kind, "q": identity}
     next_cursor = page.next_cursor

@@ -1,0 +1,40 @@
+"""reported IP on auth events, country on client sessions
+
+The client's advisory body `ip` (client protocol 0.5) was kept on the session opened by
+`init` only: the IP a login reported was dropped. Auth events now keep it next to the real
+client IP, so the dashboard's support console can show what the program said at login.
+Sessions keep the country of the address that opened them, for the "Online now" list (the
+country is known at request time only: a GeoIP database or a proxy's country header).
+
+Revision ID: 0009_reported_ip
+Revises: 0006
+Create Date: 2026-12-08
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_reported_ip"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("auth_events", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("reported_ip", sa.String(length=64), server_default="", nullable=False)
+        )
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("country", sa.String(length=2), server_default="", nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.drop_column("country")
+    with op.batch_alter_table("auth_events", schema=None) as batch_op:
+        batch_op.drop_column("reported_ip")
