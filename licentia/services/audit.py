@@ -272,6 +272,11 @@ async def record_standalone(
 # -- reading -----------------------------------------------------------------------------
 
 
+def entry_of(row: Any) -> AuditEntry:
+    """An `audit_log` row as an entry (for services that read the log themselves)."""
+    return _entry(row)
+
+
 def _entry(row: Any) -> AuditEntry:
     return AuditEntry(
         id=int(row.id),

@@ -310,6 +310,8 @@ auth_events = Table(
     Column("client_version", String(32), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_auth_events_app_created", "app_id", "created_at"),
+    # One customer's recent events on the support console (migration 0009).
+    Index("ix_auth_events_app_identity", "app_id", "identity", "created_at"),
 )
 
 chat_channels = Table(
@@ -517,6 +519,8 @@ audit_log = Table(
     Column("request_id", String(128), nullable=False, server_default=""),
     Index("ix_audit_log_owner_created", "owner_account_id", "created_at"),
     Index("ix_audit_log_capability", "capability"),
+    # The support console's "audit entries about this customer" (migration 0009).
+    Index("ix_audit_log_target", "owner_account_id", "target", "id"),
 )
 
 

@@ -35,7 +35,7 @@ from licentia.services import (
 from licentia.services.admin_common import AdminError
 from licentia.services.dashboard_auth import AppAccess, DashSession
 from licentia.services.views_licenses import LicenseFilter
-from licentia.web import list_query, lists, messages
+from licentia.web import list_query, lists, messages, routes_support
 from licentia.web.actions import app_page
 from licentia.web.app import DashRoute, runtime
 from licentia.web.context import Refused, actor, redirect, render
@@ -611,6 +611,11 @@ async def _license_page(
         "errors": errors or {},
         "values": shown,
     }
+    context.update(
+        await routes_support.support_context(
+            request, session, access, "license", lic.key, used_by=lic.used_by
+        )
+    )
     return render(request, "license_detail.html", context, status=status, session=session)
 
 
@@ -881,6 +886,9 @@ async def _user_page(
         "errors": errors or {},
         "values": shown,
     }
+    context.update(
+        await routes_support.support_context(request, session, access, "user", user.username)
+    )
     return render(request, "user_detail.html", context, status=status, session=session)
 
 
@@ -1192,6 +1200,8 @@ async def _device_page(
         "errors": errors or {},
         "values": shown,
     }
+    ref = f"{device.device_type}/{device.device_id}"
+    context.update(await routes_support.support_context(request, session, access, "device", ref))
     return render(request, "devices_detail.html", context, status=status, session=session)
 
 

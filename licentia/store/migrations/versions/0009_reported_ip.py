@@ -5,6 +5,8 @@ The client's advisory body `ip` (client protocol 0.5) was kept on the session op
 client IP, so the dashboard's support console can show what the program said at login.
 Sessions keep the country of the address that opened them, for the "Online now" list (the
 country is known at request time only: a GeoIP database or a proxy's country header).
+Two indexes serve the support console's per-customer reads: auth events by identity, audit
+entries by target.
 
 Revision ID: 0009_reported_ip
 Revises: 0006
@@ -31,9 +33,15 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("country", sa.String(length=2), server_default="", nullable=False)
         )
+    op.create_index(
+        "ix_auth_events_app_identity", "auth_events", ["app_id", "identity", "created_at"]
+    )
+    op.create_index("ix_audit_log_target", "audit_log", ["owner_account_id", "target", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_target", table_name="audit_log")
+    op.drop_index("ix_auth_events_app_identity", table_name="auth_events")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_column("country")
     with op.batch_alter_table("auth_events", schema=None) as batch_op:
