@@ -100,6 +100,10 @@ def _utc_day(conn: AsyncConnection, column: Any) -> Any:
     return func.substr(column, 1, 10, type_=String)
 
 
+#: The same, for the other read-only number services (`services.sales`).
+utc_day = _utc_day
+
+
 def _series(names: Sequence[str], counts: dict[str, int]) -> list[DayCount]:
     return [DayCount(name, counts.get(name, 0)) for name in names]
 

@@ -162,6 +162,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
         routes_lists,
         routes_online,
         routes_overview,
+        routes_sales,
         routes_settings,
         routes_team,
         routes_tickets,
@@ -181,6 +182,7 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.include_router(routes_lists.router)
     dash.include_router(routes_identities.router)
     dash.include_router(routes_online.router)
+    dash.include_router(routes_sales.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)
     return dash

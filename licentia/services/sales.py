@@ -1,0 +1,205 @@
+"""Sales and usage numbers: what a vendor sold and who still uses it, for one app or for
+every app of an owner (issue 13, item 6). Read-only; every series is per UTC day over the
+last `days` days (7, 30 or 90), oldest first, with zeros for quiet days.
+
+* **keys generated**: licenses by `created_at`; **keys redeemed**: licenses by
+  `activated_at` (the first `licenses` login or the `register` that used the key).
+* **coin spend**: resellers' ledger debits (`coin_ledger.amount < 0`) per day. For one app,
+  the debits of the generations of that app's keys (`license_batches.app_id`); for an
+  owner, every debit of the owner's resellers.
+* **expiring**: keys and users that are not banned and whose expiry falls within the next
+  7 or 30 days; **users** active vs expired vs banned; **bans**: banned keys, users and
+  devices now.
+
+Deleted keys are not counted (the numbers read the rows that exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from licentia.services.admin_common import AdminError
+from licentia.services.dashboard_stats import DayCount, day_names, utc_day
+from licentia.services.runtime import Runtime
+from licentia.store.tables import coin_ledger, devices, license_batches, licenses, resellers, users
+
+RANGES = (7, 30, 90)
+#: The series a page charts and exports, in order: key -> title.
+SERIES = {
+    "generated": "Keys generated",
+    "redeemed": "Keys redeemed",
+    "coins": "Reseller coins spent",
+}
+
+
+@dataclass(frozen=True)
+class SalesNumbers:
+    days: int
+    first_day: str
+    last_day: str
+    series: dict[str, list[DayCount]]
+    keys_expiring_7: int
+    keys_expiring_30: int
+    users_expiring_7: int
+    users_expiring_30: int
+    users_active: int
+    users_expired: int
+    users_banned: int
+    keys_banned: int
+    devices_banned: int
+
+    def table(self, key: str) -> list[DayCount]:
+        return self.series[key]
+
+
+async def _per_day(
+    conn: AsyncConnection, column: Any, value: Any, where: list[Any], names: Sequence[str]
+) -> list[DayCount]:
+    day = utc_day(conn, column).label("day")
+    rows = (await conn.execute(select(day, value).where(and_(*where)).group_by(day))).all()
+    counts = {r[0]: int(r[1] or 0) for r in rows}
+    return [DayCount(n, counts.get(n, 0)) for n in names]
+
+
+async def _coins(
+    conn: AsyncConnection,
+    app_ids: Sequence[str],
+    owner_account_id: str | None,
+    span: tuple[datetime, datetime],
+    names: Sequence[str],
+) -> list[DayCount]:
+    where = [
+        coin_ledger.c.amount < 0,
+        coin_ledger.c.created_at >= span[0],
+        coin_ledger.c.created_at < span[1],
+    ]
+    if owner_account_id is not None:
+        owned = select(resellers.c.id).where(resellers.c.owner_account_id == owner_account_id)
+        where.append(coin_ledger.c.reseller_id.in_(owned))
+    else:
+        batches = select(license_batches.c.id).where(license_batches.c.app_id.in_(app_ids))
+        where.append(coin_ledger.c.batch_id.in_(batches))
+    return await _per_day(
+        conn, coin_ledger.c.created_at, func.sum(-coin_ledger.c.amount), where, names
+    )
+
+
+async def _states(conn: AsyncConnection, app_ids: Sequence[str], now: datetime) -> dict[str, int]:
+    soon, later = now + timedelta(days=7), now + timedelta(days=30)
+
+    def within(table: Any, end: datetime) -> Any:
+        hit = and_(
+            table.c.banned.is_(False), table.c.expires_at > now, table.c.expires_at <= end
+        )
+        return func.sum(case((hit, 1), else_=0))
+
+    expired = and_(users.c.expires_at.is_not(None), users.c.expires_at <= now)
+    user_row = (
+        await conn.execute(
+            select(
+                within(users, soon),
+                within(users, later),
+                func.sum(case((users.c.banned, 1), else_=0)),
+                func.sum(case((and_(users.c.banned.is_(False), expired), 1), else_=0)),
+                func.count(),
+            ).where(users.c.app_id.in_(app_ids))
+        )
+    ).one()
+    key_row = (
+        await conn.execute(
+            select(
+                within(licenses, soon),
+                within(licenses, later),
+                func.sum(case((licenses.c.banned, 1), else_=0)),
+            ).where(licenses.c.app_id.in_(app_ids))
+        )
+    ).one()
+    devices_banned = (
+        await conn.execute(
+            select(func.count()).where(devices.c.app_id.in_(app_ids), devices.c.banned)
+        )
+    ).scalar_one()
+    u = [int(v or 0) for v in user_row]
+    k = [int(v or 0) for v in key_row]
+    return {
+        "users_expiring_7": u[0],
+        "users_expiring_30": u[1],
+        "users_banned": u[2],
+        "users_expired": u[3],
+        "users_active": u[4] - u[2] - u[3],
+        "keys_expiring_7": k[0],
+        "keys_expiring_30": k[1],
+        "keys_banned": k[2],
+        "devices_banned": int(devices_banned or 0),
+    }
+
+
+async def sales_numbers(
+    rt: Runtime,
+    app_ids: Sequence[str],
+    days: int = 30,
+    *,
+    owner_account_id: str | None = None,
+) -> SalesNumbers:
+    """The numbers of `app_ids` (one app, or every app of an owner: then give
+    `owner_account_id` so coin spend counts every debit of the owner's resellers)."""
+    if days not in RANGES:
+        raise AdminError("INVALID_INPUT", "days must be 7, 30 or 90", ["days"])
+    now = rt.clock()
+    today = now.astimezone(UTC).date()
+    names = day_names(today, days)
+    start = datetime.combine(date.fromisoformat(names[0]), time(), tzinfo=UTC)
+    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
+    ids = list(app_ids)
+    async with rt.db.read() as conn:
+        generated = await _per_day(
+            conn,
+            licenses.c.created_at,
+            func.count(),
+            [licenses.c.app_id.in_(ids), licenses.c.created_at >= start,
+             licenses.c.created_at < end],
+            names,
+        )  # fmt: skip
+        redeemed = await _per_day(
+            conn,
+            licenses.c.activated_at,
+            func.count(),
+            [licenses.c.app_id.in_(ids), licenses.c.activated_at >= start,
+             licenses.c.activated_at < end],
+            names,
+        )  # fmt: skip
+        coins = await _coins(conn, ids, owner_account_id, (start, end), names)
+        states = await _states(conn, ids, now) if ids else dict.fromkeys(_STATE_KEYS, 0)
+    return SalesNumbers(
+        days=days,
+        first_day=names[0],
+        last_day=names[-1],
+        series={"generated": generated, "redeemed": redeemed, "coins": coins},
+        **states,
+    )
+
+
+_STATE_KEYS = (
+    "users_expiring_7",
+    "users_expiring_30",
+    "users_banned",
+    "users_expired",
+    "users_active",
+    "keys_expiring_7",
+    "keys_expiring_30",
+    "keys_banned",
+    "devices_banned",
+)
+
+
+def series_csv(numbers: SalesNumbers, key: str) -> str:
+    """One chart's table as CSV: `day,<series>` per UTC day, oldest first."""
+    lines = [f"day,{key}"]
+    lines += [f"{p.day},{p.count}" for p in numbers.series[key]]
+    return "\r\n".join(lines) + "\r\n"
