@@ -18,7 +18,7 @@ from licentia.web.context import render
 router = APIRouter(route_class=DashRoute)
 
 #: How often the page and the overview panel ask for fresh numbers.
-POLL_SECONDS = 10
+POLL_SECONDS = 5
 #: Rows the overview panel lists (the page lists up to `online.MAX_ROWS`).
 PANEL_ROWS = 10
 

@@ -69,7 +69,7 @@ async def test_online_now_and_support_console(
     assert "1 app start without a login" in online
     assert ">mara</a> <span class=\"small\">(2 sessions)</span>" in online
     assert "SID-A" in online and "203.0.113.24" in online
-    assert 'hx-trigger="every 10s"' in online and "<script" not in page.text.split("</head>")[1]
+    assert 'hx-trigger="every 5s"' in online and "<script" not in page.text.split("</head>")[1]
     # htmx polls the fragment alone.
     fragment = await browser.get(app_path + "/online?panel=1", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith('<section class="card online" id="online"')
