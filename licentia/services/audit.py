@@ -535,4 +535,3 @@ async def display_names(rt: Runtime, entries: list[AuditEntry]) -> DisplayNames:
         elif e.target_type == "app" and e.target in apps_by:
             targets[key] = apps_by[e.target]
     return DisplayNames(actors=actors, targets=targets)
-

@@ -94,9 +94,7 @@ async def _states(conn: AsyncConnection, app_ids: Sequence[str], now: datetime) 
     soon, later = now + timedelta(days=7), now + timedelta(days=30)
 
     def within(table: Any, end: datetime) -> Any:
-        hit = and_(
-            table.c.banned.is_(False), table.c.expires_at > now, table.c.expires_at <= end
-        )
+        hit = and_(table.c.banned.is_(False), table.c.expires_at > now, table.c.expires_at <= end)
         return func.sum(case((hit, 1), else_=0))
 
     expired = and_(users.c.expires_at.is_not(None), users.c.expires_at <= now)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+
 from licentia.services import admin_accounts, audit, credentials, paging
 from licentia.services.admin_common import AdminError, as_utc, invalid
 from licentia.web.app import DashRoute, form_values, runtime

@@ -1,4 +1,4 @@
-""""Online now": the identities of an app with a live session, on a page of its own and as
+""" "Online now": the identities of an app with a live session, on a page of its own and as
 a panel of the overview. Both refresh themselves with htmx polling (`hx-trigger="every
 10s"` on the fragment, no script of ours: the CSP allows none inline). The numbers come
 from `services.online`.

@@ -76,7 +76,9 @@ async def app_sales_export(request: Request, app_id: str) -> Response:
     return _csv(numbers, request, "sales")
 
 
-async def _owner_numbers(request: Request, ctx: OwnerCtx) -> tuple[sales.SalesNumbers, Sequence[object]]:
+async def _owner_numbers(
+    request: Request, ctx: OwnerCtx
+) -> tuple[sales.SalesNumbers, Sequence[object]]:
     apps = await owner_apps(request, ctx)
     # Coin spend of every reseller only for an account that sees every app of the owner.
     whole = ctx.rights.app_scope() is None
