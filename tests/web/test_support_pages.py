@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 
 from licentia.api.app import LicentiaApp
-from licentia.services import admin, admin_apps, admin_content
-from licentia.store.tables import auth_events
+from licentia.services import admin, admin_apps, admin_content, admin_logs
 from tests.conftest import FakeClock, World
 from tests.web.conftest import Dash
 from tests.web.test_overview_pages import _staff
@@ -111,18 +110,14 @@ async def test_online_now_and_support_console(
     redeemer = _section((await browser.get(lic_path)).text, "support")
     assert "that user is <strong>banned</strong> (chargeback)" in redeemer
 
-    # The reported IP is kept on the auth event itself.
-    async with dash.rt.db.read() as conn:
-        from sqlalchemy import select
-
-        stored = (
-            await conn.execute(
-                select(auth_events.c.endpoint, auth_events.c.reported_ip).where(
-                    auth_events.c.app_id == world.app_id, auth_events.c.code == "OK"
-                )
-            )
-        ).all()
-    assert ("login", "198.51.100.9") in [tuple(r) for r in stored]
+    # The reported IP is kept on the auth event itself, and the IP filter finds it.
+    found = await admin_logs.list_auth_events(
+        dash.rt, world.app_id, admin_logs.EventFilter(ip="198.51.100.9")
+    )
+    assert [(e.endpoint, e.code, e.reported_ip) for e in found.items] == [
+        ("login", "OK", "198.51.100.9")
+    ]
+    assert found.items[0].client_ip == "203.0.113.24"
 
 
 async def test_support_parts_follow_rights(
