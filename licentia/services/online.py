@@ -6,8 +6,8 @@ rule the Sessions list's `live` state uses. Sessions that only ran `init` (no id
 app starts, not people: they are counted apart and never listed.
 
 One identity with several live sessions (two PCs, a restart) is one row, showing its most
-recently seen session; `sessions` says how many it has. The list reads through
-`ix_sessions_app_last_seen` (a range of the idle window) and is bounded by `MAX_ROWS`.
+recently seen session; `sessions` says how many it has. The reads go through
+`ix_sessions_app_last_seen` (a range of the idle window); a list holds at most `MAX_ROWS`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from licentia.services.runtime import Runtime
 from licentia.services.views_users import SessionLimits, session_limits, session_state_sql
 from licentia.store.tables import devices, licenses, sessions, users
 
-#: Live sessions read for one list at most (the newest seen first).
+#: Identities one list shows at most (the most recently seen).
 MAX_ROWS = 500
 
 
@@ -48,7 +48,7 @@ class Online:
     app_starts: int  # live sessions that only ran init
     idle_seconds: int
     rows: list[OnlineIdentity]
-    truncated: bool  # more live sessions than MAX_ROWS were read
+    truncated: bool  # more identities are online than the list holds
 
 
 _NAME = func.coalesce(users.c.username, licenses.c.key, devices.c.device_id)
@@ -101,24 +101,38 @@ async def _counts(conn: AsyncConnection, clauses: list[object]) -> tuple[int, in
 
 
 async def online_now(rt: Runtime, app_id: str, *, limit: int = MAX_ROWS) -> Online:
-    """The app's identities with a live session, most recently seen first (at most `limit`)."""
+    """The app's identities with a live session, most recently seen first (at most `limit`,
+    itself at most `MAX_ROWS`): the `limit` identities seen last are chosen in SQL, then
+    their newest live session is read for the row."""
     now = rt.clock()
+    size = max(1, min(limit, MAX_ROWS))
     async with rt.db.read() as conn:
         limits = await session_limits(conn, app_id)
-        clauses = _live(app_id, now, limits)
-        identities, live, starts = await _counts(conn, clauses)
-        rows = (
+        clauses = [*_live(app_id, now, limits), sessions.c.identity_kind != "none"]
+        identities, live, starts = await _counts(conn, clauses[:-1])
+        seen = func.max(sessions.c.last_seen_at).label("seen")
+        top = (
             await conn.execute(
-                _LIVE_QUERY.where(and_(*clauses), sessions.c.identity_kind != "none")  # type: ignore[arg-type]
-                .order_by(sessions.c.last_seen_at.desc())
-                .limit(MAX_ROWS)
+                select(sessions.c.identity_id, func.count().label("n"), seen)
+                .where(and_(*clauses))  # type: ignore[arg-type]
+                .group_by(sessions.c.identity_id)
+                .order_by(seen.desc())
+                .limit(size)
             )
         ).all()
-    per: dict[str, int] = {}
+        per = {str(r.identity_id): int(r.n) for r in top}
+        rows = []
+        if per:
+            rows = (
+                await conn.execute(
+                    _LIVE_QUERY.where(
+                        and_(*clauses), sessions.c.identity_id.in_(list(per))
+                    ).order_by(sessions.c.last_seen_at.desc())  # type: ignore[arg-type]
+                )
+            ).all()
     first: dict[str, OnlineIdentity] = {}
     for row in rows:
         ident = str(row.identity_id)
-        per[ident] = per.get(ident, 0) + 1
         if ident in first or row.name is None:
             continue  # an older session of the same identity, or a deleted identity
         ref = row.name if row.identity_kind != "device" else f"{row.device_type}/{row.name}"
@@ -133,16 +147,13 @@ async def online_now(rt: Runtime, app_id: str, *, limit: int = MAX_ROWS) -> Onli
             country=row.country,
             hwid=row.sid or row.hwid or "",
             client_version=row.client_version,
-            sessions=0,
+            sessions=per[ident],
         )
-    listed = [
-        OnlineIdentity(**{**vars(item), "sessions": per[ident]}) for ident, item in first.items()
-    ]
     return Online(
         identities=identities,
         sessions=live,
         app_starts=starts,
         idle_seconds=int(limits.idle.total_seconds()),
-        rows=listed[:limit],
-        truncated=len(rows) >= MAX_ROWS,
+        rows=list(first.values()),
+        truncated=identities > size,
     )

@@ -90,32 +90,53 @@ async def _coins(
     )
 
 
+def _within(table: Any, now: datetime, end: datetime) -> Any:
+    """How many rows are not banned and expire in `(now, end]`."""
+    hit = and_(table.c.banned.is_(False), table.c.expires_at > now, table.c.expires_at <= end)
+    return func.sum(case((hit, 1), else_=0))
+
+
+async def _keys(
+    conn: AsyncConnection, app_ids: Sequence[str], now: datetime, names: Sequence[str]
+) -> tuple[list[DayCount], dict[str, int]]:
+    """Keys redeemed per day and the key totals, in one pass over the apps' keys (grouped by
+    activation day: a few hundred groups, one per day keys were first used)."""
+    day = utc_day(conn, licenses.c.activated_at).label("day")
+    rows = (
+        await conn.execute(
+            select(
+                day,
+                func.count(),
+                _within(licenses, now, now + timedelta(days=7)),
+                _within(licenses, now, now + timedelta(days=30)),
+                func.sum(case((licenses.c.banned, 1), else_=0)),
+            )
+            .where(licenses.c.app_id.in_(app_ids))
+            .group_by(day)
+        )
+    ).all()
+    redeemed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
+    totals = {
+        "keys_expiring_7": sum(int(r[2] or 0) for r in rows),
+        "keys_expiring_30": sum(int(r[3] or 0) for r in rows),
+        "keys_banned": sum(int(r[4] or 0) for r in rows),
+    }
+    return [DayCount(n, redeemed.get(n, 0)) for n in names], totals
+
+
 async def _states(conn: AsyncConnection, app_ids: Sequence[str], now: datetime) -> dict[str, int]:
     soon, later = now + timedelta(days=7), now + timedelta(days=30)
-
-    def within(table: Any, end: datetime) -> Any:
-        hit = and_(table.c.banned.is_(False), table.c.expires_at > now, table.c.expires_at <= end)
-        return func.sum(case((hit, 1), else_=0))
 
     expired = and_(users.c.expires_at.is_not(None), users.c.expires_at <= now)
     user_row = (
         await conn.execute(
             select(
-                within(users, soon),
-                within(users, later),
+                _within(users, now, soon),
+                _within(users, now, later),
                 func.sum(case((users.c.banned, 1), else_=0)),
                 func.sum(case((and_(users.c.banned.is_(False), expired), 1), else_=0)),
                 func.count(),
             ).where(users.c.app_id.in_(app_ids))
-        )
-    ).one()
-    key_row = (
-        await conn.execute(
-            select(
-                within(licenses, soon),
-                within(licenses, later),
-                func.sum(case((licenses.c.banned, 1), else_=0)),
-            ).where(licenses.c.app_id.in_(app_ids))
         )
     ).one()
     devices_banned = (
@@ -124,16 +145,12 @@ async def _states(conn: AsyncConnection, app_ids: Sequence[str], now: datetime) 
         )
     ).scalar_one()
     u = [int(v or 0) for v in user_row]
-    k = [int(v or 0) for v in key_row]
     return {
         "users_expiring_7": u[0],
         "users_expiring_30": u[1],
         "users_banned": u[2],
         "users_expired": u[3],
         "users_active": u[4] - u[2] - u[3],
-        "keys_expiring_7": k[0],
-        "keys_expiring_30": k[1],
-        "keys_banned": k[2],
         "devices_banned": int(devices_banned or 0),
     }
 
@@ -164,16 +181,10 @@ async def sales_numbers(
              licenses.c.created_at < end],
             names,
         )  # fmt: skip
-        redeemed = await _per_day(
-            conn,
-            licenses.c.activated_at,
-            func.count(),
-            [licenses.c.app_id.in_(ids), licenses.c.activated_at >= start,
-             licenses.c.activated_at < end],
-            names,
-        )  # fmt: skip
+        redeemed, key_totals = await _keys(conn, ids, now, names)
         coins = await _coins(conn, ids, owner_account_id, (start, end), names)
         states = await _states(conn, ids, now) if ids else dict.fromkeys(_STATE_KEYS, 0)
+    states.update(key_totals)
     return SalesNumbers(
         days=days,
         first_day=names[0],
@@ -189,9 +200,6 @@ _STATE_KEYS = (
     "users_banned",
     "users_expired",
     "users_active",
-    "keys_expiring_7",
-    "keys_expiring_30",
-    "keys_banned",
     "devices_banned",
 )
 

@@ -25,10 +25,11 @@ PANEL_ROWS = 10
 
 async def online_context(request: Request, access: AppAccess, *, panel: bool) -> dict[str, object]:
     """What `_online.html` needs; the overview calls this too."""
-    now = await online.online_now(runtime(request), access.app_id)
+    limit = PANEL_ROWS if panel else online.MAX_ROWS
+    now = await online.online_now(runtime(request), access.app_id, limit=limit)
     return {
         "online": now,
-        "online_rows": now.rows[:PANEL_ROWS] if panel else now.rows,
+        "online_rows": now.rows,
         "online_panel": panel,
         "poll_seconds": POLL_SECONDS,
     }
