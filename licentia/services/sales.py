@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.services.admin_common import AdminError
@@ -90,68 +90,71 @@ async def _coins(
     )
 
 
-def _within(table: Any, now: datetime, end: datetime) -> Any:
-    """How many rows are not banned and expire in `(now, end]`."""
-    hit = and_(table.c.banned.is_(False), table.c.expires_at > now, table.c.expires_at <= end)
-    return func.sum(case((hit, 1), else_=0))
+async def _count(conn: AsyncConnection, table: Any, *where: Any) -> int:
+    return int((await conn.execute(select(func.count()).where(*where))).scalar_one() or 0)
+
+
+def _expiring(table: Any, app_ids: Sequence[str], now: datetime, days: int) -> list[Any]:
+    """Not banned, expiry in `(now, now + days]` (a range of `ix_*_app_expires`)."""
+    return [
+        table.c.app_id.in_(app_ids),
+        table.c.expires_at > now,
+        table.c.expires_at <= now + timedelta(days=days),
+        table.c.banned.is_(False),
+    ]
 
 
 async def _keys(
-    conn: AsyncConnection, app_ids: Sequence[str], now: datetime, names: Sequence[str]
+    conn: AsyncConnection,
+    app_ids: Sequence[str],
+    now: datetime,
+    span: tuple[datetime, datetime],
+    names: Sequence[str],
 ) -> tuple[list[DayCount], dict[str, int]]:
-    """Keys redeemed per day and the key totals, in one pass over the apps' keys (grouped by
-    activation day: a few hundred groups, one per day keys were first used)."""
-    day = utc_day(conn, licenses.c.activated_at).label("day")
-    rows = (
-        await conn.execute(
-            select(
-                day,
-                func.count(),
-                _within(licenses, now, now + timedelta(days=7)),
-                _within(licenses, now, now + timedelta(days=30)),
-                func.sum(case((licenses.c.banned, 1), else_=0)),
-            )
-            .where(licenses.c.app_id.in_(app_ids))
-            .group_by(day)
-        )
-    ).all()
-    redeemed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
+    """Keys redeemed per day (a range of `ix_licenses_app_activated`) and the key totals
+    (ranges of `ix_licenses_app_expires`, the partial `ix_licenses_app_banned`)."""
+    redeemed = await _per_day(
+        conn,
+        licenses.c.activated_at,
+        func.count(),
+        [
+            licenses.c.app_id.in_(app_ids),
+            licenses.c.activated_at >= span[0],
+            licenses.c.activated_at < span[1],
+        ],
+        names,
+    )
     totals = {
-        "keys_expiring_7": sum(int(r[2] or 0) for r in rows),
-        "keys_expiring_30": sum(int(r[3] or 0) for r in rows),
-        "keys_banned": sum(int(r[4] or 0) for r in rows),
+        "keys_expiring_7": await _count(conn, licenses, *_expiring(licenses, app_ids, now, 7)),
+        "keys_expiring_30": await _count(conn, licenses, *_expiring(licenses, app_ids, now, 30)),
+        "keys_banned": await _count(
+            conn, licenses, licenses.c.app_id.in_(app_ids), licenses.c.banned.is_(True)
+        ),
     }
-    return [DayCount(n, redeemed.get(n, 0)) for n in names], totals
+    return redeemed, totals
 
 
 async def _states(conn: AsyncConnection, app_ids: Sequence[str], now: datetime) -> dict[str, int]:
-    soon, later = now + timedelta(days=7), now + timedelta(days=30)
-
-    expired = and_(users.c.expires_at.is_not(None), users.c.expires_at <= now)
-    user_row = (
-        await conn.execute(
-            select(
-                _within(users, now, soon),
-                _within(users, now, later),
-                func.sum(case((users.c.banned, 1), else_=0)),
-                func.sum(case((and_(users.c.banned.is_(False), expired), 1), else_=0)),
-                func.count(),
-            ).where(users.c.app_id.in_(app_ids))
-        )
-    ).one()
-    devices_banned = (
-        await conn.execute(
-            select(func.count()).where(devices.c.app_id.in_(app_ids), devices.c.banned)
-        )
-    ).scalar_one()
-    u = [int(v or 0) for v in user_row]
+    """User and device totals, each a count over an index range (no scan of the rows): all
+    users, the banned (partial index), the expired (all past their expiry, less the banned
+    among them)."""
+    in_apps = users.c.app_id.in_(app_ids)
+    banned = users.c.banned.is_(True)
+    past = users.c.expires_at <= now
+    total = await _count(conn, users, in_apps)
+    users_banned = await _count(conn, users, in_apps, banned)
+    expired = await _count(conn, users, in_apps, past) - await _count(
+        conn, users, in_apps, banned, past
+    )
     return {
-        "users_expiring_7": u[0],
-        "users_expiring_30": u[1],
-        "users_banned": u[2],
-        "users_expired": u[3],
-        "users_active": u[4] - u[2] - u[3],
-        "devices_banned": int(devices_banned or 0),
+        "users_expiring_7": await _count(conn, users, *_expiring(users, app_ids, now, 7)),
+        "users_expiring_30": await _count(conn, users, *_expiring(users, app_ids, now, 30)),
+        "users_banned": users_banned,
+        "users_expired": expired,
+        "users_active": total - users_banned - expired,
+        "devices_banned": await _count(
+            conn, devices, devices.c.app_id.in_(app_ids), devices.c.banned.is_(True)
+        ),
     }
 
 
@@ -181,7 +184,7 @@ async def sales_numbers(
              licenses.c.created_at < end],
             names,
         )  # fmt: skip
-        redeemed, key_totals = await _keys(conn, ids, now, names)
+        redeemed, key_totals = await _keys(conn, ids, now, (start, end), names)
         coins = await _coins(conn, ids, owner_account_id, (start, end), names)
         states = await _states(conn, ids, now) if ids else dict.fromkeys(_STATE_KEYS, 0)
     states.update(key_totals)
