@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from licentia.api.app import LicentiaApp
-from licentia.services import admin, admin_apps, admin_content, admin_logs
+from licentia.services import admin, admin_apps, admin_content, admin_logs, views_users
 from tests.conftest import FakeClock, World
 from tests.web.conftest import Dash
 from tests.web.test_overview_pages import _staff
@@ -91,6 +91,18 @@ async def test_online_now_and_support_console(
     assert "(says 198.51.100.7)" in events  # the register call's reported IP
     assert "crashed at start" in support and "#general: hello support" in support
     assert 'id="hwid-resets">none<' in support
+
+    # One-click extend: the console's button posts the page's own extend action.
+    assert 'name="shift_days" value="7"' in support
+    before = (await views_users.get_user(dash.rt, world.app_id, "mara")).expiry_date
+    extended = await browser.submit(
+        app_path + "/user/mara",
+        app_path + "/users/mara/extend",
+        {"from": "detail", "shift_days": "7"},
+    )
+    assert extended.status_code == 303
+    after = (await views_users.get_user(dash.rt, world.app_id, "mara")).expiry_date
+    assert before is not None and after is not None and (after - before).days == 7
 
     # A one-click reset from the console is audited and shows up on the page.
     reset = await browser.submit(
