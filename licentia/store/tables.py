@@ -199,6 +199,7 @@ Index("ix_users_app_expires", users.c.app_id, users.c.expires_at, users.c.banned
 Index(
     "ix_users_app_banned",
     users.c.app_id,
+    users.c.banned,  # equal in every row, but SQLite then prefers this index for the count
     sqlite_where=users.c.banned.is_(True),
     postgresql_where=users.c.banned.is_(True),
 )
@@ -207,6 +208,7 @@ Index("ix_licenses_app_activated", licenses.c.app_id, licenses.c.activated_at)
 Index(
     "ix_licenses_app_banned",
     licenses.c.app_id,
+    licenses.c.banned,
     sqlite_where=licenses.c.banned.is_(True),
     postgresql_where=licenses.c.banned.is_(True),
 )
@@ -308,6 +310,8 @@ client_logs = Table(
     Column("message", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_client_logs_app_created", "app_id", "created_at"),
+    # One customer's logs on the support console (migration 0009).
+    Index("ix_client_logs_app_identity", "app_id", "identity_kind", "identity_name", "created_at"),
 )
 
 auth_events = Table(

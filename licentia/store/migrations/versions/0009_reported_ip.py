@@ -5,10 +5,10 @@ The client's advisory body `ip` (client protocol 0.5) was kept on the session op
 client IP, so the dashboard's support console can show what the program said at login.
 Sessions keep the country of the address that opened them, for the "Online now" list (the
 country is known at request time only: a GeoIP database or a proxy's country header).
-Two indexes serve the support console's per-customer reads: auth events by identity, audit
-entries by target; five more the sales numbers (expiring and redeemed by range, banned by a
-partial index of the banned rows), so they count index ranges instead of reading 100,000
-rows.
+Three indexes serve the support console's per-customer reads: auth events and client logs
+by identity, audit entries by target; five more the sales numbers (expiring and redeemed by
+range, banned by a partial index of the banned rows), so they count index ranges instead of
+reading 100,000 rows.
 
 Revision ID: 0009_reported_ip
 Revises: 0006
@@ -49,13 +49,18 @@ def upgrade() -> None:
         "ix_auth_events_app_identity", "auth_events", ["app_id", "identity", "created_at"]
     )
     op.create_index("ix_audit_log_target", "audit_log", ["owner_account_id", "target", "id"])
+    op.create_index(
+        "ix_client_logs_app_identity",
+        "client_logs",
+        ["app_id", "identity_kind", "identity_name", "created_at"],
+    )
     for table, name, columns in RANGE_INDEXES:
         op.create_index(name, table, ["app_id", *columns])
     for table, name in BANNED_INDEXES:
         op.create_index(
             name,
             table,
-            ["app_id"],
+            ["app_id", "banned"],  # `banned` makes SQLite's planner prefer it for the count
             sqlite_where=sa.text("banned IS 1"),
             postgresql_where=sa.text("banned IS true"),
         )
@@ -66,6 +71,7 @@ def downgrade() -> None:
         op.drop_index(name, table_name=table)
     for table, name, _columns in RANGE_INDEXES:
         op.drop_index(name, table_name=table)
+    op.drop_index("ix_client_logs_app_identity", table_name="client_logs")
     op.drop_index("ix_audit_log_target", table_name="audit_log")
     op.drop_index("ix_auth_events_app_identity", table_name="auth_events")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
