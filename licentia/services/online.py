@@ -12,8 +12,10 @@ recently seen session; `sessions` says how many it has. The reads go through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,11 +84,11 @@ _LIVE_QUERY = (
 )
 
 
-def _live(app_id: str, now: datetime, limits: SessionLimits) -> list[object]:
+def _live(app_id: str, now: datetime, limits: SessionLimits) -> list[Any]:
     return [sessions.c.app_id == app_id, session_state_sql("live", now, limits)]
 
 
-async def _counts(conn: AsyncConnection, clauses: list[object]) -> tuple[int, int, int]:
+async def _counts(conn: AsyncConnection, clauses: list[Any]) -> tuple[int, int, int]:
     identified = sessions.c.identity_kind != "none"
     row = (
         await conn.execute(
@@ -94,7 +96,7 @@ async def _counts(conn: AsyncConnection, clauses: list[object]) -> tuple[int, in
                 func.count(distinct(sessions.c.identity_id)).filter(identified),
                 func.count().filter(identified),
                 func.count().filter(sessions.c.identity_kind == "none"),
-            ).where(and_(*clauses))  # type: ignore[arg-type]
+            ).where(and_(*clauses))
         )
     ).one()
     return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
@@ -114,20 +116,20 @@ async def online_now(rt: Runtime, app_id: str, *, limit: int = MAX_ROWS) -> Onli
         top = (
             await conn.execute(
                 select(sessions.c.identity_id, func.count().label("n"), seen)
-                .where(and_(*clauses))  # type: ignore[arg-type]
+                .where(and_(*clauses))
                 .group_by(sessions.c.identity_id)
                 .order_by(seen.desc())
                 .limit(size)
             )
         ).all()
         per = {str(r.identity_id): int(r.n) for r in top}
-        rows = []
+        rows: Sequence[Any] = ()
         if per:
             rows = (
                 await conn.execute(
                     _LIVE_QUERY.where(
                         and_(*clauses), sessions.c.identity_id.in_(list(per))
-                    ).order_by(sessions.c.last_seen_at.desc())  # type: ignore[arg-type]
+                    ).order_by(sessions.c.last_seen_at.desc())
                 )
             ).all()
     first: dict[str, OnlineIdentity] = {}
