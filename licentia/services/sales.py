@@ -125,7 +125,6 @@ async def _keys(
     conn: AsyncConnection,
     app_ids: Sequence[str],
     now: datetime,
-    span: tuple[datetime, datetime],
     names: Sequence[str],
 ) -> tuple[list[DayCount], dict[str, int]]:
     """Keys redeemed per day (a range of `ix_licenses_app_activated`) and the key totals
@@ -191,7 +190,7 @@ async def sales_numbers(
         generated = await _day_counts(
             conn, licenses.c.created_at, [licenses.c.app_id.in_(ids)], names
         )
-        redeemed, key_totals = await _keys(conn, ids, now, (start, end), names)
+        redeemed, key_totals = await _keys(conn, ids, now, names)
         coins = await _coins(conn, ids, owner_account_id, (start, end), names)
         states = await _states(conn, ids, now) if ids else dict.fromkeys(_STATE_KEYS, 0)
     states.update(key_totals)

@@ -13,7 +13,7 @@ from licentia.services import online
 from licentia.services.dashboard_auth import AppAccess
 from licentia.web.actions import app_page
 from licentia.web.app import DashRoute, runtime
-from licentia.web.context import render
+from licentia.web.context import Redirect, base, render
 
 router = APIRouter(route_class=DashRoute)
 
@@ -43,8 +43,15 @@ def _fragment(request: Request) -> bool:
 
 @router.get("/apps/{app_id}/online")
 async def online_page(request: Request, app_id: str) -> Response:
-    """The whole list; `?panel=1` is the overview's shorter panel (htmx refreshes)."""
-    session, access = await app_page(request, app_id, "session.list")
+    """The whole list; `?panel=1` is the overview's shorter panel (htmx refreshes). A poll
+    whose dashboard session has ended sends the whole tab to the sign-in page (`HX-Redirect`)
+    instead of swapping the sign-in form into the panel."""
+    try:
+        session, access = await app_page(request, app_id, "session.list")
+    except Redirect as exc:
+        if not _fragment(request):
+            raise
+        return Response(status_code=204, headers={"HX-Redirect": base(request) + exc.location})
     panel = request.query_params.get("panel") == "1"
     context: dict[str, object] = {"app": access, "tab": "online"}
     context.update(await online_context(request, access, panel=panel))

@@ -75,6 +75,10 @@ async def test_online_now_and_support_console(
     assert "<html" not in fragment.text and "online?panel=1" in fragment.text
     overview = await browser.get(app_path)
     assert 'id="online-count">1<' in overview.text
+    # A poll after the dashboard session is gone moves the tab to the sign-in page.
+    stranger = dash.browser()
+    gone = await stranger.get(app_path + "/online?panel=1", headers={"HX-Request": "true"})
+    assert gone.status_code == 204 and "/dashboard/signin?next=" in gone.headers["hx-redirect"]
 
     # The Sessions tab lists signed-in sessions by default; app starts on request.
     listed = await browser.get(app_path + "/sessions")
