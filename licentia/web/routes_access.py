@@ -318,6 +318,7 @@ async def audit_page(request: Request) -> Response:
     context = {
         "ctx": ctx,
         "partial": partial,
+        "resources": RESOURCE_NAMES,
         "actor_names": names.actors,
         "target_names": names.targets,
         "entries": entries,

@@ -47,3 +47,4 @@ async def test_audit_targets_changes_and_filters(dash: Dash) -> None:
     assert 'data-capability="user.ban"' in only.text
     assert 'data-capability="app.secret"' not in only.text
     assert '<label for="f-capability">Action</label>' in only.text
+    assert 'list="audit-actions"' in only.text and '<option value="license">' in only.text
