@@ -11,7 +11,7 @@ range, banned by a partial index of the banned rows), so they count index ranges
 reading 100,000 rows.
 
 Revision ID: 0009_reported_ip
-Revises: 0006
+Revises: 0007_offline_tickets
 Create Date: 2026-12-08
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_reported_ip"
-down_revision = "0006"
+down_revision = "0007_offline_tickets"
 branch_labels = None
 depends_on = None
 
