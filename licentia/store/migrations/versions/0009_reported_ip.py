@@ -11,7 +11,7 @@ range, banned by a partial index of the banned rows), so they count index ranges
 reading 100,000 rows.
 
 Revision ID: 0009_reported_ip
-Revises: 0007_offline_tickets
+Revises: 0008
 Create Date: 2026-12-08
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_reported_ip"
-down_revision = "0007_offline_tickets"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
