@@ -65,7 +65,15 @@ from licentia.domain.timeutil import utcnow
 from licentia.services import admin_apps, admin_licenses, paging
 from licentia.services.runtime import Runtime
 from licentia.store.migrate import upgrade_async
-from licentia.store.tables import bindings, licenses, subscriptions, users
+from licentia.store.tables import (
+    auth_events,
+    bindings,
+    client_logs,
+    licenses,
+    sessions,
+    subscriptions,
+    users,
+)
 from licentia.store.types import new_id
 
 BUDGET_MS = 300.0
@@ -100,6 +108,44 @@ async def _mark(conn: Any, table: Any, ids: list[str], values: dict[str, Any]) -
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
         await conn.execute(update(table).where(table.c.id.in_(chunk)).values(**values))
+
+
+async def seed_activity(rt: Runtime, app_id: str) -> None:
+    """Client activity for the support pages (issue 13): a live session for one user in a
+    hundred (what "Online now" lists), one auth event for every other user, and 300 events
+    (a tenth of them failures) plus 100 client logs for the sample user `user000421`."""
+    now = utcnow()
+    async with rt.db.read() as conn:
+        people = (
+            await conn.execute(select(users.c.id, users.c.username).where(users.c.app_id == app_id))
+        ).all()
+    live = [
+        {"id_hash": new_id().replace("-", "") * 2, "prefix": new_id()[:8], "app_id": app_id,
+         "identity_kind": "user", "identity_id": p.id, "created_at": now - timedelta(minutes=20),
+         "last_seen_at": now - timedelta(seconds=n % 600), "client_ip": f"10.0.{n % 250}.{n % 200}",
+         "country": "DE", "sid": f"SID-{n}", "client_version": "1.0.0"}
+        for n, p in enumerate(people) if n % 100 == 7
+    ]  # fmt: skip
+    events = [
+        {"app_id": app_id, "endpoint": "login", "code": "OK", "identity": p.username,
+         "client_ip": "10.1.0.1", "created_at": now - timedelta(minutes=n % 5000)}
+        for n, p in enumerate(people) if n % 2 == 0
+    ]  # fmt: skip
+    events += [
+        {"app_id": app_id, "endpoint": "login", "code": "OK" if n % 10 else "INVALID_PASSWORD",
+         "identity": "user000421", "client_ip": "10.1.0.2", "reported_ip": "192.0.2.4",
+         "created_at": now - timedelta(minutes=n)}
+        for n in range(300)
+    ]  # fmt: skip
+    logs = [
+        {"app_id": app_id, "identity_kind": "user", "identity_name": "user000421",
+         "message": f"bench log {n}", "created_at": now - timedelta(minutes=n)}
+        for n in range(100)
+    ]  # fmt: skip
+    async with rt.db.write() as conn:
+        for table, batch in ((sessions, live), (auth_events, events), (client_logs, logs)):
+            for start in range(0, len(batch), USER_BATCH):
+                await conn.execute(insert(table), batch[start : start + USER_BATCH])
 
 
 async def seed(settings: Settings, rows: int) -> World:
@@ -228,6 +274,7 @@ async def seed(settings: Settings, rows: int) -> World:
                 await conn.execute(insert(users), user_rows)
                 if bind_rows:
                     await conn.execute(insert(bindings), bind_rows)
+        await seed_activity(rt, app_id)
         user_s = time.perf_counter() - began
         async with rt.db.read() as conn:
             counts = {
@@ -307,6 +354,13 @@ async def seed(settings: Settings, rows: int) -> World:
         ("users: sort by username", usr + "?sort=username&dir=asc", {}),
         ("users: sort by expiry", usr + "?sort=expiry", {}),
         ("users: HWID search", usr + "?" + urlencode({"q": "sid-4242", "in": "hwid"}), {}),
+        # The support pages of issue 13: not lists, but read the same 100,000 rows.
+        ("online now (1 % of users live)", f"/dashboard/apps/{app_id}/online", {}),
+        ("online now: htmx poll", f"/dashboard/apps/{app_id}/online?panel=1", hx),
+        ("sales: 30 days", f"/dashboard/apps/{app_id}/sales", {}),
+        ("user page + support console", usr.replace("/users", "/user/user000421"), {}),
+        ("license page + support console", f"/dashboard/apps/{app_id}/license/{sample_key}", {}),
+        ("audit log", "/dashboard/audit", {}),
     ]
     return world
 

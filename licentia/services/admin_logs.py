@@ -75,6 +75,7 @@ class AuthEvent:
     code: str
     identity: str
     client_ip: str
+    reported_ip: str  # the body `ip` the client sent, when it was a valid address
     country: str
     sid: str
     client_version: str
@@ -122,7 +123,8 @@ def _event_where(app_id: str, f: EventFilter) -> list[ColumnElement[bool]]:
     if f.endpoint:
         where.append(auth_events.c.endpoint == f.endpoint.strip().lower())
     if f.ip:
-        where.append(auth_events.c.client_ip == f.ip.strip())
+        ip = f.ip.strip()
+        where.append(or_(auth_events.c.client_ip == ip, auth_events.c.reported_ip == ip))
     if f.identity:
         where.append(func.lower(auth_events.c.identity) == trim(f.identity).lower())
     return where
@@ -149,6 +151,7 @@ def _event(row: Any) -> AuthEvent:
         code=row.code,
         identity=row.identity,
         client_ip=row.client_ip,
+        reported_ip=row.reported_ip,
         country=row.country,
         sid=row.sid,
         client_version=row.client_version,

@@ -29,13 +29,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from licentia.domain.timeutil import iso_z, utcnow
 from licentia.services.admin_common import AdminError, as_utc, invalid, not_found, trim
 from licentia.services.runtime import Runtime
-from licentia.store.tables import accounts, audit_log
+from licentia.store.tables import accounts, api_tokens, apps, audit_log
 
 ACTOR_KINDS = frozenset({"account", "token", "elite-key", "cli", "portal", "system"})
 FACES = frozenset({"rest", "dashboard", "cli", "elite-key", "portal"})
 #: Substrings of a field name that mark its values as secret (logged only as "changed").
 SECRET_MARKERS = ("password", "secret", "key", "token")
 CHANGED = "changed"
+#: Sign-ins and sign-outs: many a day, so the dashboard's audit page hides them on request.
+SIGN_INS = ("owner.sign_in", "owner.sign_out", "portal.sign_in", "portal.sign_out")
 MAX_LIMIT = 500
 EXPORT_FORMATS = ("csv", "json")
 EXPORT_MAX_ROWS = 100_000
@@ -272,6 +274,11 @@ async def record_standalone(
 # -- reading -----------------------------------------------------------------------------
 
 
+def entry_of(row: Any) -> AuditEntry:
+    """An `audit_log` row as an entry (for services that read the log themselves)."""
+    return _entry(row)
+
+
 def _entry(row: Any) -> AuditEntry:
     return AuditEntry(
         id=int(row.id),
@@ -310,21 +317,34 @@ def _parse_cursor(cursor: str | None) -> int | None:
     return int(text)
 
 
+async def _actor_values(conn: AsyncConnection, actor: str) -> list[str]:
+    """What the `actor` column may hold for an actor filter: the text itself (an account or
+    token id, `cli`), and the id of the account whose username it is (any case)."""
+    text = actor.strip()
+    rows = (
+        await conn.execute(
+            select(accounts.c.id).where(accounts.c.username_norm == text.casefold()).limit(5)
+        )
+    ).all()
+    return [text, *(str(r.id) for r in rows)]
+
+
 def _query(
     account_id: str,
     *,
-    actor: str | None,
+    actor: list[str] | None,
     capability: str | None,
     target: str | None,
     app_id: str | None,
     since: datetime | None,
     until: datetime | None,
+    sign_ins: bool = True,
 ) -> Select[Any]:
     if since is not None and until is not None and as_utc(until) <= as_utc(since):
         raise AdminError("INVALID_INPUT", "until must be after since", ["since", "until"])
     clauses: list[Any] = [audit_log.c.owner_account_id == account_id]
     if actor:
-        clauses.append(audit_log.c.actor == actor)
+        clauses.append(audit_log.c.actor.in_(actor))
     if capability:
         cap = capability.strip().lower()
         if cap.endswith(".*"):
@@ -337,6 +357,8 @@ def _query(
         clauses.append(audit_log.c.target == target)
     if app_id:
         clauses.append(audit_log.c.app_id == app_id)
+    if not sign_ins and not (capability and "sign_" in capability):
+        clauses.append(audit_log.c.capability.not_in(SIGN_INS))
     if since is not None:
         clauses.append(audit_log.c.created_at >= as_utc(since))
     if until is not None:
@@ -356,11 +378,14 @@ async def list_entries(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    sign_ins: bool = True,
 ) -> tuple[list[AuditEntry], str | None]:
     """One page of the owner's entries, newest first, and the cursor of the next (or None).
 
     `capability` is a capability name (`license.ban`) or a resource name (`license`, every
-    action of it). `since` is inclusive, `until` exclusive.
+    action of it). `actor` is an id (account, token, `cli`) or an account's username.
+    `since` is inclusive, `until` exclusive. `sign_ins=False` leaves out dashboard and
+    portal sign-ins and sign-outs (`SIGN_INS`) unless `capability` asks for them.
     """
     if isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise invalid("limit", f"limit must be between 1 and {MAX_LIMIT}")
@@ -369,12 +394,13 @@ async def list_entries(
         account_id = await _owner_account_id(conn, owner_id)
         query = _query(
             account_id,
-            actor=actor,
+            actor=await _actor_values(conn, actor) if actor else None,
             capability=capability,
             target=target,
             app_id=app_id,
             since=since,
             until=until,
+            sign_ins=sign_ins,
         )
         if after is not None:
             query = query.where(audit_log.c.id < after)
@@ -409,6 +435,7 @@ async def export_entries(
     app_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    sign_ins: bool = True,
 ) -> str:
     """Every matching entry, newest first, as CSV (header row first) or a JSON array.
 
@@ -430,6 +457,7 @@ async def export_entries(
             until=until,
             cursor=cursor,
             limit=MAX_LIMIT,
+            sign_ins=sign_ins,
         )
         entries.extend(page)
         if cursor is None or len(entries) >= EXPORT_MAX_ROWS:
@@ -454,3 +482,56 @@ async def prune_entries(rt: Runtime, older_than: datetime) -> int:
             audit_log.delete().where(audit_log.c.created_at < as_utc(older_than))
         )
     return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class DisplayNames:
+    """Readable names for a page of entries: actors (account and token ids) and targets
+    named by an id (apps, accounts and owners, tokens), keyed `(target_type, target)`."""
+
+    actors: dict[str, str]
+    targets: dict[tuple[str, str], str]
+
+
+async def display_names(rt: Runtime, entries: list[AuditEntry]) -> DisplayNames:
+    """Names for the actors and id-named targets of `entries`, in one read transaction
+    (names that no longer exist are left out: the page shows the stored id)."""
+    account_ids = {e.actor for e in entries if e.actor_kind == "account"}
+    account_ids |= {e.target for e in entries if e.target_type in ("account", "owner")}
+    token_ids = {e.actor for e in entries if e.actor_kind == "token"}
+    token_ids |= {e.target for e in entries if e.target_type == "token"}
+    app_ids = {e.target for e in entries if e.target_type == "app"}
+    owner_ids = {e.target for e in entries if e.target_type == "owner"}
+    accounts_by: dict[str, str] = {}
+    tokens_by: dict[str, str] = {}
+    apps_by: dict[str, str] = {}
+    async with rt.db.read() as conn:
+        if account_ids or owner_ids:
+            rows = await conn.execute(
+                select(accounts.c.id, accounts.c.owner_id, accounts.c.username).where(
+                    accounts.c.id.in_(account_ids) | accounts.c.owner_id.in_(owner_ids)
+                )
+            )
+            for r in rows:
+                accounts_by[str(r.id)] = r.username
+                if r.owner_id:
+                    accounts_by[str(r.owner_id)] = r.username
+        if token_ids:
+            rows = await conn.execute(
+                select(api_tokens.c.id, api_tokens.c.name).where(api_tokens.c.id.in_(token_ids))
+            )
+            tokens_by = {str(r.id): f"token {r.name}" for r in rows}
+        if app_ids:
+            rows = await conn.execute(select(apps.c.id, apps.c.name).where(apps.c.id.in_(app_ids)))
+            apps_by = {str(r.id): r.name for r in rows}
+    actors = {**{k: v for k, v in accounts_by.items() if k in account_ids}, **tokens_by}
+    targets: dict[tuple[str, str], str] = {}
+    for e in entries:
+        key = (e.target_type, e.target)
+        if e.target_type in ("account", "owner") and e.target in accounts_by:
+            targets[key] = accounts_by[e.target]
+        elif e.target_type == "token" and e.target in tokens_by:
+            targets[key] = tokens_by[e.target]
+        elif e.target_type == "app" and e.target in apps_by:
+            targets[key] = apps_by[e.target]
+    return DisplayNames(actors=actors, targets=targets)

@@ -12,10 +12,12 @@ a zero for each day without activity. Where each number comes from:
   write an auth event are covered (`init`, `register`, `login`, `licenses`, `extend`,
   `device-auth`, `change-password`); `usage_daily` keeps no status, so failures of the
   other endpoints are not stored anywhere.
-* **Active sessions**: a session counts on a day when its span from opening (`created_at`)
-  to its last request (`last_seen_at`) touches that day, i.e. it was in use that day.
-  Ended and expired sessions are deleted by the periodic purge about a day after they end,
-  so for older days only the sessions still stored are counted.
+* **Active identities** (`active_sessions`): the distinct users, license keys and devices
+  with a session in use on the day (its span from opening, `created_at`, to its last
+  request, `last_seen_at`, touches the day). Sessions that only ran `init` are app starts,
+  not people, and are not counted; one user on two PCs counts once. Ended and expired
+  sessions are deleted by the periodic purge about a day after they end, so for older days
+  only the sessions still stored are counted.
 
 Auth events are kept for the app's `log_retention_days`; older days read as zero.
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, func, select
+from sqlalchemy import String, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from licentia.services import usage
@@ -98,6 +100,10 @@ def _utc_day(conn: AsyncConnection, column: Any) -> Any:
     return func.substr(column, 1, 10, type_=String)
 
 
+#: The same, for the other read-only number services (`services.sales`).
+utc_day = _utc_day
+
+
 def _series(names: Sequence[str], counts: dict[str, int]) -> list[DayCount]:
     return [DayCount(name, counts.get(name, 0)) for name in names]
 
@@ -114,7 +120,6 @@ async def overview_stats(rt: Runtime, app_id: str, days: int = 7) -> OverviewSta
     logins: dict[str, int] = {}
     failures: dict[str, int] = {}
     auth_calls = 0
-    active: dict[str, int] = {}
     async with rt.db.read() as conn:
         retention = (
             await conn.execute(select(apps.c.log_retention_days).where(apps.c.id == app_id))
@@ -135,21 +140,7 @@ async def overview_stats(rt: Runtime, app_id: str, days: int = 7) -> OverviewSta
                 .group_by(event_day, auth_events.c.endpoint, auth_events.c.code)
             )
         ).all()
-        opened = _utc_day(conn, sessions.c.created_at).label("opened")
-        seen = _utc_day(conn, sessions.c.last_seen_at).label("seen")
-        session_rows = (
-            await conn.execute(
-                select(opened, seen, func.count())
-                .where(
-                    and_(
-                        sessions.c.app_id == app_id,
-                        sessions.c.last_seen_at >= start,
-                        sessions.c.created_at < end,
-                    )
-                )
-                .group_by(opened, seen)
-            )
-        ).all()
+        active_row = (await conn.execute(_active_identities(app_id, names))).one()
     for day, endpoint, code, count in event_rows:
         n = int(count)
         auth_calls += n
@@ -159,10 +150,7 @@ async def overview_stats(rt: Runtime, app_id: str, days: int = 7) -> OverviewSta
             registrations[day] = registrations.get(day, 0) + n
         elif endpoint in LOGIN_ENDPOINTS:
             logins[day] = logins.get(day, 0) + n
-    for first_day, last_day, count in session_rows:
-        for name in names:
-            if first_day <= name <= last_day:
-                active[name] = active.get(name, 0) + int(count)
+    active = {name: int(count or 0) for name, count in zip(names, active_row, strict=True)}
     calls = await usage.usage_report(rt, app_id, days)
     return OverviewStats(
         days=days,
@@ -176,6 +164,27 @@ async def overview_stats(rt: Runtime, app_id: str, days: int = 7) -> OverviewSta
         failed_calls=sum(failures.values()),
         auth_calls=auth_calls,
         log_retention_days=int(retention),
+    )
+
+
+def _active_identities(app_id: str, names: Sequence[str]) -> Any:
+    """One row: per day, the distinct identities (users, keys, devices) whose session was in
+    use that day. One scan of the range, one `count(DISTINCT ...)` column per day; sessions
+    that only ran init have no identity and are not counted."""
+    first = datetime.combine(date.fromisoformat(names[0]), time(), tzinfo=UTC)
+    columns = []
+    for n in range(len(names)):
+        day_start = first + timedelta(days=n)
+        in_use = and_(
+            sessions.c.created_at < day_start + timedelta(days=1),
+            sessions.c.last_seen_at >= day_start,
+        )
+        columns.append(func.count(distinct(case((in_use, sessions.c.identity_id)))))
+    return select(*columns).where(
+        sessions.c.app_id == app_id,
+        sessions.c.last_seen_at >= first,
+        sessions.c.created_at < first + timedelta(days=len(names)),
+        sessions.c.identity_kind != "none",
     )
 
 

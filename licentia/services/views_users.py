@@ -725,9 +725,11 @@ async def list_sessions(
     identity: str | None = None,
     cursor: str | None = None,
     limit: int | None = paging.DEFAULT_LIMIT,
+    signed_in: bool = False,
 ) -> paging.Page[SessionView]:
     """Newest first. `identity_kind` alone filters by kind; with `identity` (a username, a
-    key, or `type:id` for a device) it names one identity (*_NOT_FOUND when unknown)."""
+    key, or `type:id` for a device) it names one identity (*_NOT_FOUND when unknown).
+    `signed_in` leaves out the sessions that only ran init (kind `none`: app starts)."""
     now = rt.clock()
     size = paging.check_limit(limit)
     if identity and not identity_kind:
@@ -744,6 +746,8 @@ async def list_sessions(
         limits = await session_limits(conn, app_id)
         if state:
             clauses.append(session_state_sql(state, now, limits))
+        if signed_in and not identity_kind:
+            clauses.append(sessions.c.identity_kind != "none")
         if identity_kind:
             clauses.append(sessions.c.identity_kind == identity_kind)
             if identity and identity_kind != "none":

@@ -198,6 +198,12 @@ for _table in (licenses, users):
         _table.c.created_at,
         _table.c.id,
     )
+# The sales numbers (migration 0009): banned, expiring and expired users and keys counted as
+# ranges of (app_id, banned, expires_at), read from the index alone. `banned` comes second so
+# a list filtered by expiry alone (no `banned` term) keeps walking the list-order index.
+Index("ix_users_app_banned_expires", users.c.app_id, users.c.banned, users.c.expires_at)
+Index("ix_licenses_app_banned_expires", licenses.c.app_id, licenses.c.banned, licenses.c.expires_at)
+Index("ix_licenses_app_activated", licenses.c.app_id, licenses.c.activated_at)
 
 # SID bindings of users and licenses (client protocol 2.0.3).
 bindings = Table(
@@ -260,6 +266,7 @@ sessions = Table(
     Column("client_version", String(32), nullable=False, server_default=""),
     Column("client_hash", String(128), nullable=False, server_default=""),
     Column("sid", String(128), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),  # of the opening address
     Index("ix_sessions_identity", "identity_kind", "identity_id"),
     Index("ix_sessions_app_last_seen", "app_id", "last_seen_at"),
     Index("ix_sessions_app_created", "app_id", "created_at", "id_hash"),
@@ -293,6 +300,8 @@ client_logs = Table(
     Column("message", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_client_logs_app_created", "app_id", "created_at"),
+    # One customer's logs on the support console (migration 0009).
+    Index("ix_client_logs_app_identity", "app_id", "identity_kind", "identity_name", "created_at"),
 )
 
 auth_events = Table(
@@ -304,11 +313,14 @@ auth_events = Table(
     Column("code", String(40), nullable=False),
     Column("identity", String(128), nullable=False, server_default=""),
     Column("client_ip", String(64), nullable=False, server_default=""),
+    Column("reported_ip", String(64), nullable=False, server_default=""),  # the body `ip`
     Column("country", String(2), nullable=False, server_default=""),
     Column("sid", String(128), nullable=False, server_default=""),
     Column("client_version", String(32), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_auth_events_app_created", "app_id", "created_at"),
+    # One customer's recent events on the support console (migration 0009).
+    Index("ix_auth_events_app_identity", "app_id", "identity", "created_at"),
 )
 
 chat_channels = Table(
@@ -512,6 +524,8 @@ audit_log = Table(
     Column("request_id", String(128), nullable=False, server_default=""),
     Index("ix_audit_log_owner_created", "owner_account_id", "created_at"),
     Index("ix_audit_log_capability", "capability"),
+    # The support console's "audit entries about this customer" (migration 0009).
+    Index("ix_audit_log_target", "owner_account_id", "target", "id"),
 )
 
 

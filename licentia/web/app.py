@@ -160,7 +160,9 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
         routes_content,
         routes_identities,
         routes_lists,
+        routes_online,
         routes_overview,
+        routes_sales,
         routes_settings,
         routes_team,
         routes_tickets,
@@ -181,6 +183,8 @@ def build_dashboard(get_runtime: Callable[[], Runtime | None]) -> FastAPI:
     dash.include_router(routes_lists.router)
     dash.include_router(routes_identities.router)
     dash.include_router(routes_webhooks.router)
+    dash.include_router(routes_online.router)
+    dash.include_router(routes_sales.router)
     # Unknown paths and wrong methods never reach a route: answer them as pages too.
     dash.add_exception_handler(HTTPException, _not_found)
     return dash

@@ -21,6 +21,9 @@ DEVICE_STATES = views_users.DEVICE_STATES
 DEVICE_TYPES = views_users.DEVICE_TYPES
 SESSION_STATES = views_users.SESSION_STATES
 SESSION_KINDS = views_users.IDENTITY_KINDS
+#: The Sessions tab's kind filter: "" (the default) is every signed-in session, `all` also
+#: the app starts (sessions that only ran init).
+ALL_SESSIONS = "all"
 #: Keys per generation from the dashboard form: the service's own limit (B.6).
 MAX_GENERATE = admin_licenses.MAX_COUNT
 #: New keys shown on the page after a generation; every batch is also a .txt download.
@@ -102,8 +105,9 @@ async def session_page(
         rt,
         app_id,
         state=state or None,
-        identity_kind=kind or None,
-        identity=identity or None,
+        identity_kind=None if kind in ("", ALL_SESSIONS) else kind,
+        identity=None if kind == ALL_SESSIONS else identity or None,
         cursor=cursor or None,
         limit=limit,
+        signed_in=kind == "",
     )

@@ -17,11 +17,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from licentia.services import admin_accounts, audit, credentials, paging
 from licentia.services.admin_common import AdminError, as_utc, invalid
-from licentia.store.tables import accounts, api_tokens
 from licentia.web.app import DashRoute, form_values, runtime
 from licentia.web.context import Refused, redirect, render
 from licentia.web.routes_team import (
@@ -283,10 +281,12 @@ async def _audit_filters(
     typed = {k: params.get(k, "")[:size].strip() for k, size in _AUDIT_TEXT.items()}
     typed["since"] = params.get("since", "")[:32]
     typed["until"] = params.get("until", "")[:32]
+    typed["sign_ins"] = "1" if params.get("sign_ins") == "1" else ""
     errors: dict[str, str] = {}
     if typed["app_id"] and typed["app_id"] not in {a.id for a in await owner_apps(request, ctx)}:
         raise AdminError("APP_NOT_FOUND", "No such app.")  # another owner's, or out of scope
     args: dict[str, Any] = {k: typed[k] or None for k in _AUDIT_TEXT}
+    args["sign_ins"] = bool(typed["sign_ins"])
     args["since"] = _when(typed["since"], "since", errors)
     args["until"] = _when(typed["until"], "until", errors, end=True)
     return typed, args, errors
@@ -312,12 +312,15 @@ async def audit_page(request: Request) -> Response:
                 raise
             errors[form_error(exc, tuple(typed), {"cursor": "form"})] = exc.message
     query = {k: v for k, v in typed.items() if v}
+    names = await audit.display_names(runtime(request), entries)
     apps = await owner_apps(request, ctx)
     partial = wants_rows(request)
     context = {
         "ctx": ctx,
         "partial": partial,
-        "actor_names": await _actor_names(request, entries),
+        "resources": RESOURCE_NAMES,
+        "actor_names": names.actors,
+        "target_names": names.targets,
         "entries": entries,
         "typed": typed,
         "apps": apps,
@@ -330,25 +333,6 @@ async def audit_page(request: Request) -> Response:
         return render(request, "_audit_rows.html", context, session=ctx.session)
     status = 400 if errors else 200
     return await page(request, ctx.session, "audit.html", context, status=status)
-
-
-async def _actor_names(request: Request, entries: list[audit.AuditEntry]) -> dict[str, str]:
-    """Display names of the entries' account and token actors (usernames, token names)."""
-    account_ids = {e.actor for e in entries if e.actor_kind == "account"}
-    token_ids = {e.actor for e in entries if e.actor_kind == "token"}
-    names: dict[str, str] = {}
-    async with runtime(request).db.read() as conn:
-        if account_ids:
-            rows = await conn.execute(
-                select(accounts.c.id, accounts.c.username).where(accounts.c.id.in_(account_ids))
-            )
-            names.update({r.id: r.username for r in rows})
-        if token_ids:
-            rows = await conn.execute(
-                select(api_tokens.c.id, api_tokens.c.name).where(api_tokens.c.id.in_(token_ids))
-            )
-            names.update({r.id: f"token {r.name}" for r in rows})
-    return names
 
 
 @router.get("/audit/export")

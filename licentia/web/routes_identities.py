@@ -35,7 +35,7 @@ from licentia.services import (
 from licentia.services.admin_common import AdminError
 from licentia.services.dashboard_auth import AppAccess, DashSession
 from licentia.services.views_licenses import LicenseFilter
-from licentia.web import list_query, lists, messages
+from licentia.web import list_query, lists, messages, routes_support
 from licentia.web.actions import app_page
 from licentia.web.app import DashRoute, runtime
 from licentia.web.context import Refused, actor, redirect, render
@@ -611,6 +611,11 @@ async def _license_page(
         "errors": errors or {},
         "values": shown,
     }
+    context.update(
+        await routes_support.support_context(
+            request, session, access, "license", lic.key, used_by=lic.used_by
+        )
+    )
     return render(request, "license_detail.html", context, status=status, session=session)
 
 
@@ -881,6 +886,9 @@ async def _user_page(
         "errors": errors or {},
         "values": shown,
     }
+    context.update(
+        await routes_support.support_context(request, session, access, "user", user.username)
+    )
     return render(request, "user_detail.html", context, status=status, session=session)
 
 
@@ -1192,6 +1200,8 @@ async def _device_page(
         "errors": errors or {},
         "values": shown,
     }
+    ref = f"{device.device_type}/{device.device_id}"
+    context.update(await routes_support.support_context(request, session, access, "device", ref))
     return render(request, "devices_detail.html", context, status=status, session=session)
 
 
@@ -1305,7 +1315,7 @@ async def _sessions_page(
     if state not in (*lists.SESSION_STATES, "any"):
         state = "live"
     kind = params.get("kind", "")
-    if kind not in lists.SESSION_KINDS:
+    if kind not in (*lists.SESSION_KINDS, lists.ALL_SESSIONS):
         kind = ""
     identity = params.get("q", "").strip()[:160]
     cursor = params.get("cursor") or None
@@ -1324,7 +1334,7 @@ async def _sessions_page(
         if exc.code == "PERMISSION_DENIED" or exc.code == "APP_NOT_FOUND":
             raise
         errors["q"] = "No such identity." if exc.is_not_found else exc.message
-    if identity and not kind:
+    if identity and kind in ("", lists.ALL_SESSIONS):
         errors["q"] = "Choose the kind of identity (user, license or device) to search for."
     query = {"state": state, "kind": kind, "q": identity}
     next_cursor = page.next_cursor

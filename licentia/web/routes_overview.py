@@ -17,7 +17,7 @@ from licentia.services import admin, dashboard_auth, dashboard_stats, signing_ke
 from licentia.services.admin_common import AdminError
 from licentia.services.dashboard_auth import AppAccess, DashSession
 from licentia.services.dashboard_stats import CodeShare, DayCount
-from licentia.web import lists
+from licentia.web import lists, routes_online
 from licentia.web.actions import app_page, audited
 from licentia.web.app import DashRoute, runtime
 from licentia.web.context import base, dash_of, render
@@ -105,7 +105,9 @@ def _nice_max(value: int) -> int:
 
 
 def _plural(n: int, unit: str) -> str:
-    return f"{n:,} {unit}" if n == 1 else f"{n:,} {unit}s"
+    if n == 1:
+        return f"{n:,} {unit}"
+    return f"{n:,} {unit[:-1]}ies" if unit.endswith("ity") else f"{n:,} {unit}s"
 
 
 def bar_chart(
@@ -235,11 +237,12 @@ async def _charts(request: Request, access: AppAccess, days: int) -> dict[str, o
             ),
             bar_chart(
                 "sessions",
-                "Active sessions",
-                "session",
+                "Active users",
+                "identity",
                 stats.active_sessions,
-                "Sessions in use that day: opened on or before the day and last seen on or"
-                " after it. Ended sessions are purged about a day after they end, so older"
+                "Distinct users, license keys and devices with a session in use that day"
+                " (app starts without a login are not counted; one user on two PCs counts"
+                " once). Ended sessions are purged about a day after they end, so older"
                 " days count only the sessions still stored.",
                 peak=True,
             ),
@@ -266,6 +269,8 @@ async def app_overview(request: Request, app_id: str) -> Response:
     if _wants_fragment(request):
         return render(request, "overview_charts.html", context, session=session)
     context["counts"] = await lists.app_counts(runtime(request), access.app_id)
+    if await _may(request, session, access.app_id, "session.list"):
+        context.update(await routes_online.online_context(request, access, panel=True))
     return render(request, "app.html", context, session=session)
 
 

@@ -145,6 +145,7 @@ _OWNER_LINKS = (
     ("/resellers", "Resellers", ("rate-plan.list", "reseller.list")),
     ("/access", "API access", ("token.list", "elite-key.show")),
     ("/audit", "Audit", ("audit.list",)),
+    ("/sales", "Sales", ("app.usage",)),
 )
 
 

@@ -71,6 +71,9 @@ def _pages(server: Server, app_id: str) -> list[str]:
         "/logs",
         "/settings",
         "/integration",
+        "/online",
+        "/sales",
+        "/user/ana",  # the support console
     ]
     owner = ["/apps", "/team", "/resellers", "/access", "/audit", "/account"]
     return [server.dashboard + p for p in owner + [app + t for t in tails]]

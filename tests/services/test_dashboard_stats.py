@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,13 +33,19 @@ async def _events(rt: Runtime, app_id: str | None, rows: list[tuple[int, str, st
         )
 
 
-async def _session(rt: Runtime, app_id: str, opened: datetime, seen: datetime) -> None:
+async def _session(
+    rt: Runtime, app_id: str, opened: datetime, seen: datetime, identity: str | None = ""
+) -> None:
+    """One session of a signed-in user (a new one unless `identity` names it); `None`: an
+    app start that only ran init (no identity)."""
     async with rt.db.write() as conn:
         await conn.execute(
             sessions.insert().values(
                 id_hash=secrets.token_hex(32),
                 prefix="abcd1234",
                 app_id=app_id,
+                identity_kind="none" if identity is None else "user",
+                identity_id=None if identity is None else identity or str(uuid.uuid4()),
                 created_at=opened,
                 last_seen_at=seen,
             )
@@ -83,8 +90,12 @@ async def test_series_count_per_utc_day(rt: Runtime, demo: AppFixture) -> None:
     )
     await _events(rt, other.app_id, [(0, "register", "OK"), (0, "login", "BANNED")])
     await _events(rt, None, [(0, "login", "OK")])  # app unresolved: nobody's
-    # Sessions: open 3 days ago, last seen yesterday (3 days); today only; long gone.
-    await _session(rt, demo.app_id, at(3), at(1, 23))
+    # Sessions: open 3 days ago, last seen yesterday (3 days); today only; long gone. The chart
+    # counts people: an app start is not counted, a second session of one user counts once.
+    alice = str(uuid.uuid4())
+    await _session(rt, demo.app_id, at(3), at(1, 23), alice)
+    await _session(rt, demo.app_id, at(2), at(1), alice)
+    await _session(rt, demo.app_id, at(5), at(0), None)
     await _session(rt, demo.app_id, at(0, 1), at(0, 2))
     await _session(rt, demo.app_id, at(40), at(9))
     await _session(rt, demo.app_id, at(12), at(0))  # opened before the range, seen today

@@ -74,14 +74,28 @@ async def _seed(dash: Dash, app_id: str) -> None:
                 ]
             ],
         )
+        # The chart counts people: an app start (no identity) is not counted, and one user
+        # with two sessions counts once a day.
+        alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
         await conn.execute(
-            sessions.insert().values(
-                id_hash=secrets.token_hex(32),
-                prefix="abcd1234",
-                app_id=app_id,
-                created_at=now - timedelta(days=2),
-                last_seen_at=now,
-            )
+            sessions.insert(),
+            [
+                {
+                    "id_hash": secrets.token_hex(32),
+                    "prefix": secrets.token_hex(4),
+                    "app_id": app_id,
+                    "identity_kind": kind,
+                    "identity_id": ident,
+                    "created_at": now - timedelta(days=opened),
+                    "last_seen_at": now - timedelta(days=seen),
+                }
+                for kind, ident, opened, seen in [
+                    ("none", None, 4, 0),
+                    ("user", alice, 2, 0),
+                    ("user", alice, 1, 0),
+                    ("license", bob, 0, 0),
+                ]
+            ],
         )
 
 
@@ -104,7 +118,12 @@ async def test_overview_counts_and_charts(dash: Dash) -> None:
     today = dash.rt.clock().date().isoformat()
     assert _bars(html, "registrations") == [f"{today}: 1 registration"]
     assert _bars(html, "logins") == [f"{today}: 2 logins"]
-    assert len(_bars(html, "sessions")) == 3
+    days = [(dash.rt.clock() - timedelta(days=ago)).date().isoformat() for ago in (2, 1, 0)]
+    assert _bars(html, "sessions") == [
+        f"{days[0]}: 1 identity",
+        f"{days[1]}: 1 identity",
+        f"{days[2]}: 2 identities",
+    ]
     assert "No data yet" in html.split('id="chart-calls"', 1)[1].split("</figure>", 1)[0]
     failures = html.split('id="chart-failures"', 1)[1].split("</figure>", 1)[0]
     assert "2 of 5 auth calls failed (40.0%)" in failures

@@ -253,6 +253,7 @@ class AuthEventOut(BaseModel):
     code: str
     identity: str
     client_ip: str
+    reported_ip: str
     country: str
     sid: str
     client_version: str
