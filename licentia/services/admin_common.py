@@ -315,6 +315,5 @@ async def end_sessions(
                 .limit(1)
             )
         ).scalar_one()
-        data = {"kind": kind, "identity_id": identity_id, "reason": reason, "count": ended}
-        await events.emit(conn, app_id, "session.ended", data, now=now)
+        await events.sessions_ended(conn, app_id, kind, identity_id, reason, ended, now)
     return ended

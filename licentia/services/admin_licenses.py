@@ -914,6 +914,17 @@ async def delete_licenses(rt: Runtime, app_id: str, filters: LicenseFilter) -> l
         ids = [r.id for r in rows]
         for start in range(0, len(ids), _LOOKUP_BATCH):
             chunk = ids[start : start + _LOOKUP_BATCH]
+            live = (
+                await conn.execute(
+                    select(sessions.c.identity_id, func.count())
+                    .where(
+                        sessions.c.identity_kind == "license",
+                        sessions.c.identity_id.in_(chunk),
+                        sessions.c.ended_at.is_(None),
+                    )
+                    .group_by(sessions.c.identity_id)
+                )
+            ).all()
             await conn.execute(
                 update(sessions)
                 .where(
@@ -925,6 +936,10 @@ async def delete_licenses(rt: Runtime, app_id: str, filters: LicenseFilter) -> l
                 )
                 .values(ended_at=now, end_reason="deleted")
             )
+            for identity_id, count in live:
+                await events.sessions_ended(
+                    conn, app_id, "license", identity_id, "deleted", count, now
+                )
             await conn.execute(
                 delete(bindings).where(
                     and_(bindings.c.holder_kind == "license", bindings.c.holder_id.in_(chunk))

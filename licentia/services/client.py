@@ -30,7 +30,7 @@ from licentia.domain.codes import Code
 from licentia.domain.errors import ProtocolError
 from licentia.domain.rules import network_verdict, sid_verdict, version_verdict
 from licentia.domain.timeutil import LIFETIME_DATE, LIFETIME_SECONDS, iso_z
-from licentia.services import client_events, client_session, profiles, tickets
+from licentia.services import client_events, client_session, events, profiles, tickets
 from licentia.services.appconfig import APP_COLUMNS, AppConfig, AppConfigCache
 from licentia.services.client_calls import Call
 from licentia.services.client_limits import IdentityLimits, identity_limit
@@ -975,7 +975,7 @@ class ClientService:
                 .where(users.c.id == user.id)
                 .values(password_hash=new_hash, password_changed_at=now)
             )
-            await conn.execute(
+            ended = await conn.execute(
                 update(sessions)
                 .where(
                     sessions.c.identity_kind == "user",
@@ -984,6 +984,9 @@ class ClientService:
                     sessions.c.ended_at.is_(None),
                 )
                 .values(ended_at=now, end_reason="password_changed")
+            )
+            await events.sessions_ended(
+                conn, ctx.app.id, "user", user.id, "password_changed", ended.rowcount, now
             )
             await self._touch(conn, ctx, now)
             await self.write_event(conn, call, Code.OK)

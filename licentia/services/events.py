@@ -131,3 +131,19 @@ async def emit(
     for target in targets:
         await conn.execute(_INSERT_DELIVERY, {"event_id": event_id, "endpoint": target, "at": at})
     return event_id
+
+
+async def sessions_ended(
+    conn: HotConn,
+    app_id: str,
+    kind: str,
+    identity_id: str,
+    reason: str,
+    count: int | None,
+    now: datetime,
+) -> None:
+    """`session.ended` for the `count` live sessions of one identity that a change just ended
+    (nothing when it ended none): every path that ends sessions reports them the same way."""
+    if count:
+        data = {"kind": kind, "identity_id": identity_id, "reason": reason, "count": int(count)}
+        await emit(conn, app_id, "session.ended", data, now=now)

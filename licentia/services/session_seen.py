@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, update
 
+from licentia.services import background
 from licentia.store.engine import Database
 from licentia.store.tables import sessions
 
@@ -97,6 +98,6 @@ async def run_flusher(db: Database, buffer: SeenBuffer, interval: float = FLUSH_
     while True:
         await asyncio.sleep(interval)
         try:
-            await buffer.flush(db)
+            await background.finish_on_cancel(buffer.flush(db))
         except Exception:
             log.exception("could not write session last-seen times (kept for the next flush)")

@@ -22,6 +22,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from licentia.services import background
 from licentia.services.admin_common import invalid
 from licentia.services.runtime import Runtime
 from licentia.store.tables import apps, usage_daily
@@ -197,6 +198,6 @@ async def run_flusher(rt: Runtime, counter: UsageCounter, interval: float) -> No
     while True:
         await asyncio.sleep(interval)
         try:
-            await counter.flush(rt)
+            await background.finish_on_cancel(counter.flush(rt))
         except Exception:
             log.exception("could not flush client usage counts (kept for the next flush)")

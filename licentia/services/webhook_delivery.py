@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from licentia.services import webhook_http
+from licentia.services import background, webhook_http
 from licentia.services.runtime import Runtime
 from licentia.store.tables import (
     apps,
@@ -242,7 +242,7 @@ async def run_worker(rt: Runtime, poll_interval: float) -> None:
     async with make_client(rt) as client:
         while True:
             try:
-                sent = await deliver_due(rt, client)
+                sent = await background.finish_on_cancel(deliver_due(rt, client))
             except Exception:
                 log.exception("webhook delivery round failed")
                 sent = 0

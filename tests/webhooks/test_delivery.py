@@ -26,6 +26,7 @@ from licentia.services import (
     webhooks,
 )
 from licentia.services.admin_common import AdminError
+from licentia.services.views_licenses import LicenseFilter
 from licentia.store.tables import events as events_table
 from licentia.store.tables import webhook_deliveries
 
@@ -223,6 +224,32 @@ async def test_management_changes_emit_their_events(world: World, receiver: Rece
         "settings": {"hwid_lock": False, "session_idle_timeout": 600}
     }
     assert by_type["key.generated"]["count"] == 1
+
+
+async def test_sessions_ended_by_a_password_change_or_a_bulk_delete_are_reported(
+    world: World, receiver: Receiver
+) -> None:
+    await _endpoint(world, receiver, events_filter="session.ended")
+    first, _ = await world.register("pia", "old-password-1", sid="pc-1")
+    second = await world.init()
+    login = {"session_id": second, "username": "pia", "password": "old-password-1", "sid": "pc-1"}
+    assert (await world.post("login", login)).json()["success"] is True
+    change = {"session_id": first, "old_password": "old-password-1", "new_password": "new-pw-22"}
+    assert (await world.post("change-password", change)).json()["success"] is True
+    key = await world.key(note="bulk-delete-me")
+    third = await world.init()
+    body = {"session_id": third, "license_key": key, "sid": "pc-2"}
+    assert (await world.post("licenses", body)).json()["success"] is True
+    gone = await admin_licenses.delete_licenses(
+        world.rt, world.app_id, LicenseFilter(note="bulk-delete-me")
+    )
+    assert gone == [key]
+    rows = await _rows(world, events_table, app_id=world.app_id, type="session.ended")
+    data = sorted((json.loads(r.data) for r in rows), key=lambda d: str(d["reason"]))
+    assert [(d["kind"], d["reason"], d["count"]) for d in data] == [
+        ("license", "deleted", 1),
+        ("user", "password_changed", 1),  # the other session; the one that changed it stays
+    ]
 
 
 async def test_claims_are_disjoint(world: World, receiver: Receiver) -> None:
