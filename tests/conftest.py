@@ -194,6 +194,11 @@ def make_settings(database_url: str, data_dir: Any, **overrides: Any) -> Setting
         "argon2_time_cost": TEST_ARGON2_TIME_COST,
         "auto_migrate": False,
         "db_pool_size": 5,
+        # No webhook delivery loop polling the database in the background of every in-process
+        # app: the webhook tests drive delivery themselves (tests/webhooks), the e2e servers
+        # run the loop. A poll that holds a connection while a test disposes the engine
+        # (test_health) would leave it unclosed.
+        "webhook_poll_interval": 0,
     }
     values.update(overrides)
     return Settings(**values)
