@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -25,3 +26,16 @@ async def finish_on_cancel(work: Awaitable[T]) -> T:
         with contextlib.suppress(Exception):
             await task
         raise
+
+
+async def every(
+    interval: float, step: Callable[[], Awaitable[object]], log: logging.Logger, failure: str
+) -> None:
+    """Run `step` every `interval` seconds until cancelled (the caller runs it once more
+    after); a round under way finishes first, and a failed round is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await finish_on_cancel(step())
+        except Exception:
+            log.exception(failure)

@@ -95,9 +95,5 @@ class SeenBuffer:
 
 async def run_flusher(db: Database, buffer: SeenBuffer, interval: float = FLUSH_SECONDS) -> None:
     """Flush every `interval` seconds until cancelled (the caller flushes once more after)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await background.finish_on_cancel(buffer.flush(db))
-        except Exception:
-            log.exception("could not write session last-seen times (kept for the next flush)")
+    failure = "could not write session last-seen times (kept for the next flush)"
+    await background.every(interval, lambda: buffer.flush(db), log, failure)

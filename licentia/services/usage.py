@@ -195,9 +195,5 @@ async def daily_series(rt: Runtime, app_id: str, days: int = 7) -> list[dict[str
 
 async def run_flusher(rt: Runtime, counter: UsageCounter, interval: float) -> None:
     """Flush every `interval` seconds until cancelled (the caller flushes once more after)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await background.finish_on_cancel(counter.flush(rt))
-        except Exception:
-            log.exception("could not flush client usage counts (kept for the next flush)")
+    failure = "could not flush client usage counts (kept for the next flush)"
+    await background.every(interval, lambda: counter.flush(rt), log, failure)
